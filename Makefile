@@ -1,0 +1,94 @@
+# Developer and CI entry points. `make help` lists the targets.
+#
+# Tools are pinned in hack/tools.sh and installed into .tmp/bin (gitignored),
+# so they never enter go.mod. Everything here needs only Go, git, bash and a
+# C compiler (for the race detector), plus the Go module proxy the first time.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+TOOLS_BIN := $(CURDIR)/.tmp/bin
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+
+# Where `make run` keeps capd's state.
+DATA ?= .tmp/data
+# How long `make fuzz` runs each fuzz target (any `go test -fuzztime` value).
+FUZZTIME ?= 10s
+# Extra flags for `make test`, e.g. TESTFLAGS='-run TestLoad -v'.
+TESTFLAGS ?=
+# Tools from hack/tools.sh that the tests need (none yet).
+TEST_TOOLS :=
+# Paths holding generated code that `make checkgenerate` compares with git.
+GENERATED := proto
+
+.PHONY: help
+help: ## List the targets
+	@echo "Usage: make TARGET [FUZZTIME=10s] [DATA=.tmp/data] [TESTFLAGS=...]"
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: build ## Build the binaries and run bin/capd --data DATA --seed-builtin
+	@if [ -x bin/capd ]; then \
+	  mkdir -p $(DATA); \
+	  echo "bin/capd --data $(DATA) --seed-builtin"; \
+	  exec bin/capd --data $(DATA) --seed-builtin; \
+	else \
+	  echo "run: bin/capd is not built yet: capd arrives with the server (cmd/capd)"; \
+	fi
+
+.PHONY: build
+build: ## Build every command under cmd/ into bin/
+	@if [ -d cmd ]; then \
+	  mkdir -p bin; \
+	  echo "$(GO) build -o bin/ ./cmd/..."; \
+	  $(GO) build -o bin/ ./cmd/...; \
+	else \
+	  echo "build: there is no cmd/ yet: nothing to build"; \
+	fi
+
+.PHONY: test
+test: ## Run every test with the race detector
+	$(if $(TEST_TOOLS),hack/tools.sh $(TEST_TOOLS))
+	$(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) ./...
+
+.PHONY: lint
+lint: ## Check gofmt, run go vet and golangci-lint (installs it into .tmp/bin)
+	@hack/tools.sh golangci-lint
+	@unformatted=$$(find . -name '*.go' \
+	    -not -path './.git/*' -not -path './.tmp/*' -not -path './bin/*' \
+	    -not -path '*/testdata/*' -not -name '*.pb.go' -not -name '*.pb.gw.go' \
+	    -print0 | xargs -0 -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then \
+	  echo "gofmt: these files need \`gofmt -w\`:"; echo "$$unformatted"; exit 1; \
+	fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s), one at a time
+	@hack/fuzz.sh $(FUZZTIME)
+
+.PHONY: bench
+bench: ## Run every benchmark once, with allocations
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: generate
+generate: ## Regenerate generated code (nothing yet: protos arrive with the API)
+	@echo "generate: nothing to generate yet: proto/capcenter/v1 arrives with the API"
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail when `make generate` changes or adds generated files (GENERATED)
+	@git diff --exit-code -- $(GENERATED) || { \
+	  echo "checkgenerate: generated code is stale: run \`make generate\` and commit"; exit 1; }
+	@added=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
+	if [ -n "$$added" ]; then \
+	  echo "checkgenerate: generated files not committed:"; echo "$$added"; exit 1; \
+	fi
+
+.PHONY: clean
+clean: ## Remove bin/ and DATA (keeps the tools in .tmp/bin)
+	rm -rf bin $(DATA)

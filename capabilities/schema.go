@@ -1,0 +1,238 @@
+package capabilities
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+)
+
+// maxSchemaDepth bounds how deep ParameterSchema follows nested structs, so
+// that recursive or hostile parameter blocks still yield a schema.
+const maxSchemaDepth = 32
+
+// A Schema is the JSON Schema (draft 2020-12 subset) of a template's
+// parameters.
+type Schema struct {
+	Type                 any                `json:"type,omitempty"` // a name, or a list of names
+	Description          string             `json:"description,omitempty"`
+	Default              any                `json:"default,omitempty"`
+	Enum                 []any              `json:"enum,omitempty"`
+	Properties           map[string]*Schema `json:"properties,omitempty"`
+	Required             []string           `json:"required,omitempty"`
+	Items                *Schema            `json:"items,omitempty"`
+	AdditionalProperties *Schema            `json:"additionalProperties,omitempty"`
+	Minimum              *json.Number       `json:"minimum,omitempty"`
+	Maximum              *json.Number       `json:"maximum,omitempty"`
+	ExclusiveMinimum     *json.Number       `json:"exclusiveMinimum,omitempty"`
+	ExclusiveMaximum     *json.Number       `json:"exclusiveMaximum,omitempty"`
+	Pattern              string             `json:"pattern,omitempty"`
+
+	// order lists Properties as the template declares them.
+	order []string
+}
+
+// PropertyNames returns the names of s's properties in declaration order
+// when s was derived from a template, else sorted.
+func (s *Schema) PropertyNames() []string {
+	if len(s.order) == len(s.Properties) {
+		return s.order
+	}
+	names := make([]string, 0, len(s.Properties))
+	for k := range s.Properties {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TypeString is the schema's type for people: "string", "integer|string",
+// "array of string", "map of string", or "any".
+func (s *Schema) TypeString() string {
+	switch t := s.Type.(type) {
+	case string:
+		switch {
+		case t == "array" && s.Items != nil:
+			return "array of " + s.Items.TypeString()
+		case t == "object" && s.AdditionalProperties != nil && len(s.Properties) == 0:
+			return "map of " + s.AdditionalProperties.TypeString()
+		}
+		return t
+	case []string:
+		return strings.Join(t, "|")
+	case []any:
+		parts := make([]string, len(t))
+		for i, p := range t {
+			parts[i], _ = p.(string)
+		}
+		return strings.Join(parts, "|")
+	}
+	return "any"
+}
+
+// ParameterSchema derives the JSON Schema of the template's parameter block:
+// types, defaults, enums, bounds, required fields (neither optional nor
+// defaulted) and descriptions from `// +usage=` comments.
+func (d *Definition) ParameterSchema() (*Schema, error) {
+	v, err := d.compile(cuecontext.New())
+	if err != nil {
+		return nil, err
+	}
+	return schemaOf(v.LookupPath(cue.ParsePath("parameter")), 0), nil
+}
+
+func schemaOf(v cue.Value, depth int) *Schema {
+	s := &Schema{}
+	if d, ok := v.Default(); ok && d.IsConcrete() {
+		if data, err := jsonValue(d); err == nil {
+			s.Default = data
+		}
+	}
+	if enum := enumOf(v); enum != nil {
+		s.Enum = enum
+	}
+	s.Type = typeOf(v.IncompleteKind())
+	boundsOf(v, s)
+	if depth >= maxSchemaDepth {
+		return s
+	}
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		structSchema(v, s, depth)
+	case cue.ListKind:
+		if items := v.LookupPath(cue.MakePath(cue.AnyIndex)); items.Exists() {
+			s.Items = schemaOf(items, depth+1)
+		}
+	}
+	return s
+}
+
+func structSchema(v cue.Value, s *Schema, depth int) {
+	if ap := v.LookupPath(cue.MakePath(cue.AnyString)); ap.Exists() {
+		s.AdditionalProperties = schemaOf(ap, depth+1)
+	}
+	it, err := v.Fields(cue.Optional(true))
+	if err != nil {
+		return
+	}
+	for it.Next() {
+		name := it.Label()
+		fs := schemaOf(it.Value(), depth+1)
+		fs.Description = usageOf(it.Value().Doc())
+		optional := it.Selector().ConstraintType() == cue.OptionalConstraint
+		if op, _ := it.Value().Expr(); optional && op != cue.OrOp {
+			// An open list's implicit [] is no default: an optional field
+			// left unset is absent.
+			fs.Default = nil
+		}
+		if s.Properties == nil {
+			s.Properties = map[string]*Schema{}
+		}
+		s.Properties[name] = fs
+		s.order = append(s.order, name)
+		_, hasDefault := it.Value().Default()
+		if !optional && !hasDefault {
+			s.Required = append(s.Required, name)
+		}
+	}
+}
+
+func typeOf(k cue.Kind) any {
+	var names []string
+	for _, t := range []struct {
+		k    cue.Kind
+		name string
+	}{
+		{cue.NullKind, "null"}, {cue.BoolKind, "boolean"}, {cue.StringKind, "string"},
+		{cue.BytesKind, "string"}, {cue.StructKind, "object"}, {cue.ListKind, "array"},
+	} {
+		if k&t.k != 0 && !slices.Contains(names, t.name) {
+			names = append(names, t.name)
+		}
+	}
+	switch {
+	case k&cue.NumberKind == cue.NumberKind:
+		names = append(names, "number")
+	case k&cue.IntKind != 0:
+		names = append(names, "integer")
+	}
+	switch {
+	case k == cue.TopKind || len(names) == 0:
+		return nil
+	case len(names) == 1:
+		return names[0]
+	}
+	slices.Sort(names)
+	return names
+}
+
+// enumOf returns the values of a disjunction of concrete scalars.
+func enumOf(v cue.Value) []any {
+	op, args := v.Expr()
+	if op != cue.OrOp {
+		return nil
+	}
+	var enum []any
+	for _, a := range args {
+		if !a.IsConcrete() || a.Kind()&(cue.StructKind|cue.ListKind) != 0 {
+			return nil
+		}
+		data, err := jsonValue(a)
+		if err != nil {
+			return nil
+		}
+		enum = append(enum, data)
+	}
+	return enum
+}
+
+// boundsOf records numeric bounds and a string pattern from expressions
+// such as `int & >=1 & <=10` or `=~"^[a-z]+$"`.
+func boundsOf(v cue.Value, s *Schema) {
+	op, args := v.Expr()
+	if op == cue.AndOp {
+		for _, a := range args {
+			boundsOf(a, s)
+		}
+		return
+	}
+	if len(args) != 1 {
+		return
+	}
+	if op == cue.RegexMatchOp {
+		s.Pattern, _ = args[0].String()
+		return
+	}
+	n, err := args[0].MarshalJSON()
+	if err != nil || args[0].Kind()&cue.NumberKind == 0 {
+		return
+	}
+	num := json.Number(n)
+	switch op {
+	case cue.GreaterThanEqualOp:
+		s.Minimum = &num
+	case cue.LessThanEqualOp:
+		s.Maximum = &num
+	case cue.GreaterThanOp:
+		s.ExclusiveMinimum = &num
+	case cue.LessThanOp:
+		s.ExclusiveMaximum = &num
+	}
+}
+
+// usageOf returns the text of `// +usage=` comments.
+func usageOf(doc []*ast.CommentGroup) string {
+	var parts []string
+	for _, cg := range doc {
+		for _, c := range cg.List {
+			text := strings.TrimSpace(strings.TrimPrefix(c.Text, "//"))
+			if u, ok := strings.CutPrefix(text, "+usage="); ok {
+				parts = append(parts, strings.TrimSpace(u))
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// streams are where a command reads and writes; tests pass buffers.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// run executes capctl with args and returns the command's error.
+func run(ctx context.Context, args []string, s streams) error {
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+func newRootCmd(s streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "capctl",
+		Short: "Author, check, render and pack Kubernetes platform capabilities",
+		Long: `capctl works with capability bundles: KubeVela / OAM X-Definitions (a CUE
+template) with the controller manifests they need, versioned as OCI artifacts.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	root.AddCommand(
+		newInitCmd(s),
+		newLintCmd(s),
+		newRenderCmd(s),
+		newSchemaCmd(s),
+		newPackCmd(s),
+		newImportCmd(s),
+	)
+	return root
+}
