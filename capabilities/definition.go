@@ -76,7 +76,7 @@ func ParseDefinition(file string, src []byte) (*Definition, error) {
 func parseDefinition(file string, src []byte, ps *problems) *Definition {
 	f, err := parser.ParseFile(file, src, parser.ParseComments)
 	if err != nil {
-		addCUEErrors(ps, file, "", err)
+		addCUEErrors(ps, file, err)
 		return nil
 	}
 	var imports []ast.Decl
@@ -135,7 +135,7 @@ func parseHeader(d *Definition, file string, imports []ast.Decl, header *ast.Fie
 	v := cuecontext.New().BuildFile(&ast.File{Filename: file, Decls: append(usedImports(imports, header), header)})
 	v = v.LookupPath(cue.MakePath(cue.Str(label)))
 	if err := v.Validate(cue.Concrete(true)); err != nil {
-		addCUEErrors(ps, file, "", err)
+		addCUEErrors(ps, file, err)
 		return
 	}
 	var h struct {
@@ -201,11 +201,11 @@ func importName(spec *ast.ImportSpec) string {
 func checkTemplate(d *Definition, ps *problems) {
 	v, err := d.compile(cuecontext.New())
 	if err != nil {
-		addCUEErrors(ps, d.file, "", err)
+		addCUEErrors(ps, d.file, err)
 		return
 	}
 	if err := v.Validate(); err != nil {
-		addCUEErrors(ps, d.file, "", err)
+		addCUEErrors(ps, d.file, err)
 		return
 	}
 	has := func(field string) bool { return v.LookupPath(cue.ParsePath(field)).Exists() }
@@ -264,18 +264,15 @@ func addAt(ps *problems, file string, pos interface {
 	ps.add(file, pos.Line(), pos.Column(), format, args...)
 }
 
-// addCUEErrors records each error in a CUE error list, at its position when
-// it has one; prefix names the evaluation ("parameter", "output", …).
-func addCUEErrors(ps *problems, file, prefix string, err error) {
+// addCUEErrors records each error in a CUE error list, at its position in
+// file when it has one there.
+func addCUEErrors(ps *problems, file string, err error) {
 	seen := map[string]bool{}
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
 		if path := cuePath(e.Path()); path != "" {
 			msg = path + ": " + msg
-		}
-		if prefix != "" {
-			msg = prefix + ": " + msg
 		}
 		line, col := 0, 0
 		for _, p := range e.InputPositions() {

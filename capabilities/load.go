@@ -109,13 +109,13 @@ func (r *reader) read(name string, e fs.DirEntry) error {
 }
 
 // readLimited reads all of rd, failing as soon as more than max bytes come.
-func readLimited(name string, rd io.Reader, max int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(rd, max+1))
+func readLimited(name string, rd io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes: %w", name, max, ErrTooLarge)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes: %w", name, limit, ErrTooLarge)
 	}
 	return data, nil
 }

@@ -95,7 +95,7 @@ func (m *Metadata) Validate() error {
 	return ps.err()
 }
 
-// MarshalYAML-free encoding: Encode writes m as capability.yaml.
+// Encode returns m as capability.yaml content.
 func (m *Metadata) Encode() []byte {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)

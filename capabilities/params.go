@@ -68,11 +68,11 @@ func SetParameter(params map[string]any, expr string, asString bool) error {
 	if !asString {
 		var v any
 		if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
-			return fmt.Errorf("--set %q: %w: %v", expr, ErrInvalid, err)
+			return fmt.Errorf("--set %q: %w: %w", expr, ErrInvalid, err)
 		}
 		n, err := normalize(v)
 		if err != nil {
-			return fmt.Errorf("--set %q: %w: %v", expr, ErrInvalid, err)
+			return fmt.Errorf("--set %q: %w: %w", expr, ErrInvalid, err)
 		}
 		value = n
 	}

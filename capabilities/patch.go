@@ -103,7 +103,7 @@ func mergeStruct(path string, base any, p cue.Value, retain bool) (any, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for it.Next() {
-		k := it.Label()
+		k := it.Selector().Unquoted()
 		s, err := strategyOf(it.Value().Doc())
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", path, k, err)

@@ -173,7 +173,7 @@ func (d *Definition) render(opts RenderOptions) (*Rendered, error) {
 	v, err := d.compile(cctx)
 	if err != nil {
 		var ps problems
-		addCUEErrors(&ps, d.file, "", err)
+		addCUEErrors(&ps, d.file, err)
 		return nil, ps.err()
 	}
 	var ps problems
@@ -223,7 +223,7 @@ func (d *Definition) renderOutputs(v cue.Value) ([]NamedObject, error) {
 	it, err := outs.Fields()
 	if err != nil {
 		var ps problems
-		addCUEErrors(&ps, d.file, "", err)
+		addCUEErrors(&ps, d.file, err)
 		return nil, ps.err()
 	}
 	var named []NamedObject
@@ -232,7 +232,7 @@ func (d *Definition) renderOutputs(v cue.Value) ([]NamedObject, error) {
 		if err != nil {
 			return nil, err
 		}
-		named = append(named, NamedObject{Name: it.Label(), Object: obj})
+		named = append(named, NamedObject{Name: it.Selector().Unquoted(), Object: obj})
 	}
 	slices.SortFunc(named, func(a, b NamedObject) int { return strings.Compare(a.Name, b.Name) })
 	return named, nil
@@ -245,7 +245,7 @@ func (d *Definition) renderPatch(v cue.Value, workload Object) (Object, error) {
 	}
 	if err := p.Validate(cue.Concrete(true)); err != nil {
 		var ps problems
-		addCUEErrors(&ps, d.file, "", err)
+		addCUEErrors(&ps, d.file, err)
 		return nil, ps.err()
 	}
 	merged, err := applyPatch(workload, p)
@@ -260,7 +260,7 @@ func (d *Definition) renderPatch(v cue.Value, workload Object) (Object, error) {
 func concreteObject(file, field string, v cue.Value) (Object, error) {
 	var ps problems
 	if err := v.Validate(cue.Concrete(true)); err != nil {
-		addCUEErrors(&ps, file, "", err)
+		addCUEErrors(&ps, file, err)
 		return nil, ps.err()
 	}
 	data, err := jsonValue(v)
@@ -311,11 +311,11 @@ func contextData(opts RenderOptions, trait bool) map[string]any {
 func fillJSON(cctx *cue.Context, v cue.Value, path string, data any) (cue.Value, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return v, fmt.Errorf("%s: %w: %v", path, ErrInvalid, err)
+		return v, fmt.Errorf("%s: %w: %w", path, ErrInvalid, err)
 	}
 	x := cctx.CompileBytes(raw)
 	if err := x.Err(); err != nil {
-		return v, fmt.Errorf("%s: %w: %v", path, ErrInvalid, err)
+		return v, fmt.Errorf("%s: %w: %w", path, ErrInvalid, err)
 	}
 	return v.FillPath(cue.ParsePath(path), x), nil
 }

@@ -119,7 +119,7 @@ func structSchema(v cue.Value, s *Schema, depth int) {
 		return
 	}
 	for it.Next() {
-		name := it.Label()
+		name := it.Selector().Unquoted()
 		fs := schemaOf(it.Value(), depth+1)
 		fs.Description = usageOf(it.Value().Doc())
 		optional := it.Selector().ConstraintType() == cue.OptionalConstraint

@@ -31,7 +31,7 @@ func Unpack(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, l
 	}
 	var cfg Config
 	if err := json.Unmarshal(cfgData, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: config: %w: %v", desc.Digest, ErrInvalid, err)
+		return nil, fmt.Errorf("%s: config: %w: %w", desc.Digest, ErrInvalid, err)
 	}
 	var ps problems
 	checkMetadata(&cfg.Metadata, "config", func(string) (int, int) { return 0, 0 }, &ps)
@@ -70,7 +70,7 @@ func fetchManifest(ctx context.Context, src content.Fetcher, desc ocispec.Descri
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w: manifest: %v", desc.Digest, ErrInvalid, err)
+		return nil, fmt.Errorf("%s: %w: manifest: %w", desc.Digest, ErrInvalid, err)
 	}
 	switch {
 	case m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest:
@@ -121,12 +121,12 @@ func checkLayers(m *ocispec.Manifest, lim Limits) error {
 
 // fetchBounded fetches desc, refusing a declared size over max, reading no
 // more than the declared size, and verifying the digest.
-func fetchBounded(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, max int64) ([]byte, error) {
-	if desc.Size < 0 || desc.Size > max {
-		return nil, fmt.Errorf("%s: %d bytes, more than %d: %w", desc.Digest, desc.Size, max, ErrTooLarge)
+func fetchBounded(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, limit int64) ([]byte, error) {
+	if desc.Size < 0 || desc.Size > limit {
+		return nil, fmt.Errorf("%s: %d bytes, more than %d: %w", desc.Digest, desc.Size, limit, ErrTooLarge)
 	}
 	if err := desc.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("%q: %w: %v", desc.Digest, ErrInvalid, err)
+		return nil, fmt.Errorf("%q: %w: %w", desc.Digest, ErrInvalid, err)
 	}
 	data, err := content.FetchAll(ctx, src, desc)
 	if err != nil {

@@ -134,7 +134,7 @@ func TestRenderParameterErrorsNameThePath(t *testing.T) {
 	}{
 		{nil, "parameter.image: required, not set"},
 		{[]string{"--set", "image=x", "--set", "replicas=many"}, "parameter.replicas:"},
-		{[]string{"--set", "image=x", "--set", "colour=red"}, "parameter.colour: unknown parameter"},
+		{[]string{"--set", "image=x", "--set", "flavor=red"}, "parameter.flavor: unknown parameter"},
 		{[]string{"--set", "image=x", "--set", "port=70000"}, "parameter.port:"},
 		{[]string{"--set", "=x"}, "want path=value"},
 		{[]string{"--set", "image=x", "-o", "xml"}, `-o "xml"`},
