@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,7 +14,8 @@ import (
 )
 
 type lintOptions struct {
-	output string
+	output    string
+	recursive bool
 }
 
 // lintResult is one bundle's verdict, as -o json prints it.
@@ -31,19 +36,26 @@ func newLintCmd(s streams) *cobra.Command {
 		Long: `Lint loads each bundle folder and reports every problem at once, each with
 its file and, where there is one, line:column. Every example is rendered.
 It exits non-zero when any bundle has a problem.`,
-		Example: "  capctl lint ./webservice\n  capctl lint capabilities/builtin/*",
+		Example: "  capctl lint ./webservice\n  capctl lint -R capabilities/builtin",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args)
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output format: table or json")
+	cmd.Flags().BoolVarP(&o.recursive, "recursive", "R", false, "lint every folder below DIR that holds a capability.yaml")
 	return cmd
 }
 
 func (o *lintOptions) run(ctx context.Context, s streams, dirs []string) error {
 	if err := checkFormat(o.output, formatTable, formatJSON); err != nil {
 		return err
+	}
+	if o.recursive {
+		var err error
+		if dirs, err = findBundles(dirs); err != nil {
+			return err
+		}
 	}
 	results := make([]lintResult, 0, len(dirs))
 	failed := 0
@@ -85,4 +97,29 @@ func (o *lintOptions) print(s streams, results []lintResult) error {
 		}
 	}
 	return nil
+}
+
+// findBundles returns every folder below roots that holds a capability.yaml,
+// in lexical order. A bundle's own subfolders are not searched.
+func findBundles(roots []string) ([]string, error) {
+	var dirs []string
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			if _, err := os.Lstat(filepath.Join(path, capabilities.MetadataFile)); err == nil {
+				dirs = append(dirs, path)
+				return filepath.SkipDir
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("no folder with a %s below %s", capabilities.MetadataFile, strings.Join(roots, ", "))
+	}
+	return dirs, nil
 }
