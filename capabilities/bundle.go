@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Well-known names inside a bundle.
@@ -115,7 +116,7 @@ func (b *Bundle) check(ctx context.Context, lim Limits, ps *problems) {
 		ps.add(ManifestsDir, 0, 0, "a controller bundle needs at least one manifest")
 	}
 	if b.Template != nil {
-		b.Definition = parseDefinition(TemplateFile, b.Template, ps)
+		b.Definition = parseBounded(ctx, lim.EvalTimeout, b.Template, ps)
 	}
 	if d := b.Definition; d != nil && m.Kind.valid() {
 		if d.Name != "" && d.Name != ShortName(m.Name) {
@@ -147,6 +148,28 @@ func (b *Bundle) check(ctx context.Context, lim Limits, ps *problems) {
 			}
 		}
 	}
+}
+
+// parseBounded is parseDefinition bounded by timeout, since checking a
+// template evaluates it: a template that evaluates too long is a problem
+// wrapping ErrTimeout's text, not a hang. The abandoned evaluation writes
+// only to its own problems.
+func parseBounded(ctx context.Context, timeout time.Duration, src []byte, ps *problems) *Definition {
+	type parsed struct {
+		d  *Definition
+		ps problems
+	}
+	r, err := bounded(ctx, timeout, func() (parsed, error) {
+		var own problems
+		d := parseDefinition(TemplateFile, src, &own)
+		return parsed{d, own}, nil
+	})
+	if err != nil {
+		ps.add(TemplateFile, 0, 0, "%v", err)
+		return nil
+	}
+	*ps = append(*ps, r.ps...)
+	return r.d
 }
 
 // sortFiles orders files by name, so that a bundle packs the same whatever

@@ -118,7 +118,8 @@ func parseDefinition(file string, src []byte, ps *problems) *Definition {
 	if header != nil {
 		parseHeader(d, file, imports, header, ps)
 	}
-	text, err := format.Node(&ast.File{Decls: append(append([]ast.Decl{}, imports...), body.Elts...)})
+	checkImportsUsed(file, imports, header, body, ps)
+	text, err := format.Node(&ast.File{Decls: append(usedImports(imports, body), body.Elts...)})
 	if err != nil {
 		ps.add(file, 0, 0, "cannot format template body: %v", err)
 		return nil
@@ -133,6 +134,10 @@ func parseHeader(d *Definition, file string, imports []ast.Decl, header *ast.Fie
 	label, _, _ := ast.LabelName(header.Label)
 	d.Name = label
 	v := cuecontext.New().BuildFile(&ast.File{Filename: file, Decls: append(usedImports(imports, header), header)})
+	if err := v.Err(); err != nil {
+		addCUEErrors(ps, file, err) // say why, rather than "field not found"
+		return
+	}
 	v = v.LookupPath(cue.MakePath(cue.Str(label)))
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		addCUEErrors(ps, file, err)
@@ -162,8 +167,12 @@ func parseHeader(d *Definition, file string, imports []ast.Decl, header *ast.Fie
 func usedImports(imports []ast.Decl, header ast.Node) []ast.Decl {
 	names := map[string]bool{}
 	ast.Walk(header, func(n ast.Node) bool {
+		// Only references the parser resolved to an import count: a label
+		// such as `attributes: strings: […]` uses no package.
 		if id, ok := n.(*ast.Ident); ok {
-			names[id.Name] = true
+			if _, isImport := id.Node.(*ast.ImportSpec); isImport {
+				names[id.Name] = true
+			}
 		}
 		return true
 	}, nil)
@@ -181,6 +190,19 @@ func usedImports(imports []ast.Decl, header ast.Node) []ast.Decl {
 		}
 	}
 	return used
+}
+
+// checkImportsUsed reports the imports neither header nor body uses, as
+// CUE would: each part is compiled with only the imports it uses.
+func checkImportsUsed(file string, imports []ast.Decl, header *ast.Field, body *ast.StructLit, ps *problems) {
+	for _, decl := range imports {
+		for _, spec := range decl.(*ast.ImportDecl).Specs {
+			one := []ast.Decl{&ast.ImportDecl{Specs: []*ast.ImportSpec{spec}}}
+			if len(usedImports(one, body)) == 0 && (header == nil || len(usedImports(one, header)) == 0) {
+				addAt(ps, file, spec.Pos(), "imported and not used: %s", spec.Path.Value)
+			}
+		}
+	}
 }
 
 // importName is the name an import binds: its alias, or the last element
@@ -239,14 +261,16 @@ func (d *Definition) compile(cctx *cue.Context) (cue.Value, error) {
 		return cue.Value{}, err
 	}
 	body := &ast.File{Filename: d.file}
+	var imports []ast.Decl
 	for _, decl := range f.Decls {
 		switch decl := decl.(type) {
 		case *ast.ImportDecl:
-			body.Decls = append(body.Decls, decl)
+			imports = append(imports, decl)
 		case *ast.Field:
 			if label, _, _ := ast.LabelName(decl.Label); label == "template" {
 				if s, ok := decl.Value.(*ast.StructLit); ok {
-					body.Decls = append(body.Decls, s.Elts...)
+					// Imports only the header uses would be unused here.
+					body.Decls = append(usedImports(imports, s), s.Elts...)
 				}
 			}
 		}

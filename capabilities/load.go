@@ -164,7 +164,10 @@ func FromFiles(ctx context.Context, files []File, lim Limits) (*Bundle, error) {
 	} else if m := parseMetadata(MetadataFile, meta, &ps); m != nil {
 		b.Metadata = *m
 	}
-	return b, b.finish(ctx, lim, ps)
+	if err := b.finish(ctx, lim, ps); err != nil {
+		return nil, err // never half a bundle
+	}
+	return b, nil
 }
 
 // finish runs the content checks after the metadata ones and returns every

@@ -108,7 +108,11 @@ func mergeStruct(path string, base any, p cue.Value, retain bool) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", path, k, err)
 		}
-		if out[k], err = mergeValue(path+"."+k, bm[k], it.Value(), s); err != nil {
+		old := bm[k]
+		if retain {
+			old = nil // the patch's value replaces the workload's, all the way down
+		}
+		if out[k], err = mergeValue(path+"."+k, old, it.Value(), s); err != nil {
 			return nil, err
 		}
 	}

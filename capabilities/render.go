@@ -144,6 +144,10 @@ func bounded[T any](ctx context.Context, timeout time.Duration, fn func() (T, er
 		v   T
 		err error
 	}
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err // start no evaluation for a context already done
+	}
 	done := make(chan result, 1)
 	go func() {
 		var r result
@@ -157,7 +161,6 @@ func bounded[T any](ctx context.Context, timeout time.Duration, fn func() (T, er
 	}()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var zero T
 	select {
 	case r := <-done:
 		return r.v, r.err
@@ -276,9 +279,11 @@ func concreteObject(file, field string, v cue.Value) (Object, error) {
 	return obj, nil
 }
 
+// contextWorkload returns the workload as JSON-shaped data: a caller's Go
+// ints become json.Number, so that they compare equal to the patch's.
 func contextWorkload(opts RenderOptions) Object {
 	if opts.Workload != nil {
-		return opts.Workload
+		return normalizeMap(opts.Workload)
 	}
 	return SampleWorkload(opts.Context.Name)
 }
@@ -337,6 +342,15 @@ func checkUnknown(decl cue.Value, given map[string]any, path string, ps *problem
 		if sub, ok := given[k].(map[string]any); ok && f.IncompleteKind() == cue.StructKind {
 			checkUnknown(f, sub, path+"."+k, ps)
 		}
+		// Structs inside a list are open in CUE: check their fields too.
+		elem := f.LookupPath(cue.MakePath(cue.AnyIndex))
+		if list, ok := given[k].([]any); ok && elem.Exists() && elem.IncompleteKind() == cue.StructKind {
+			for i, e := range list {
+				if sub, ok := e.(map[string]any); ok {
+					checkUnknown(elem, sub, fmt.Sprintf("%s.%s.%d", path, k, i), ps)
+				}
+			}
+		}
 	}
 }
 
@@ -346,6 +360,7 @@ func parameterProblems(err error) error {
 	var ps problems
 	var order []string
 	msgs := map[string]string{}
+	disjunction := map[string]bool{}
 	for _, e := range cueerrors.Errors(err) {
 		path := cuePath(e.Path())
 		format, args := e.Msg()
@@ -354,12 +369,19 @@ func parameterProblems(err error) error {
 			msg = "required, not set (want " + rest + ")"
 		}
 		prev, seen := msgs[path]
-		if !seen {
+		switch {
+		case !seen:
 			order = append(order, path)
-		}
-		// A disjunction's summary line says less than the conflicts under it.
-		if !seen || strings.Contains(prev, "errors in empty disjunction") {
 			msgs[path] = msg
+		// A disjunction's summary line says less than the conflicts under
+		// it, and each of those tells of one disjunct only (for
+		// `*1 | int & <=10` and 20, the first says "conflicting values 1
+		// and 20"): keep them all.
+		case strings.Contains(prev, "errors in empty disjunction"):
+			msgs[path] = msg
+			disjunction[path] = true
+		case disjunction[path]:
+			msgs[path] = prev + "; " + msg
 		}
 	}
 	for _, path := range order {

@@ -94,20 +94,55 @@ func schemaOf(v cue.Value, depth int) *Schema {
 	if enum := enumOf(v); enum != nil {
 		s.Enum = enum
 	}
-	s.Type = typeOf(v.IncompleteKind())
+	kind := kindOf(v)
+	s.Type = typeOf(kind)
 	boundsOf(v, s)
 	if depth >= maxSchemaDepth {
 		return s
 	}
-	switch v.IncompleteKind() {
+	switch kind {
 	case cue.StructKind:
 		structSchema(v, s, depth)
 	case cue.ListKind:
-		if items := v.LookupPath(cue.MakePath(cue.AnyIndex)); items.Exists() {
+		if items, ok := listItems(v); ok {
 			s.Items = schemaOf(items, depth+1)
 		}
 	}
 	return s
+}
+
+// kindOf is v's incomplete kind, or, where a validator such as
+// list.MinItems leaves v incomplete (bottom), the kinds of its operands.
+func kindOf(v cue.Value) cue.Kind {
+	k := v.IncompleteKind()
+	if k != cue.BottomKind {
+		return k
+	}
+	_, args := v.Expr()
+	for _, a := range args {
+		k |= a.IncompleteKind()
+	}
+	return k
+}
+
+// listItems finds the element type of a list value, looking into the
+// operands of `*[] | [...T]` and `[...T] & list.MinItems(n)` when the value
+// itself has lost it.
+func listItems(v cue.Value) (cue.Value, bool) {
+	anyIndex := cue.MakePath(cue.AnyIndex)
+	if items := v.LookupPath(anyIndex); items.Exists() {
+		return items, true
+	}
+	_, args := v.Expr()
+	for _, a := range args {
+		if a.IncompleteKind()&cue.ListKind == 0 {
+			continue
+		}
+		if items := a.LookupPath(anyIndex); items.Exists() {
+			return items, true
+		}
+	}
+	return cue.Value{}, false
 }
 
 func structSchema(v cue.Value, s *Schema, depth int) {
@@ -200,6 +235,14 @@ func boundsOf(v cue.Value, s *Schema) {
 		return
 	}
 	if len(args) != 1 {
+		return
+	}
+	if op == cue.NoOp {
+		// A defaulted value, `*1 | int & >=1`, shows its constraint as the
+		// one argument of a NoOp; a plain value shows itself.
+		if inner, _ := args[0].Expr(); inner != cue.NoOp {
+			boundsOf(args[0], s)
+		}
 		return
 	}
 	if op == cue.RegexMatchOp {

@@ -3,7 +3,9 @@ package capabilities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -55,7 +57,10 @@ func Unpack(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, l
 	}
 	sortFiles(b.Manifests)
 	sortFiles(b.Examples)
-	return b, b.finish(ctx, lim, ps)
+	if err := b.finish(ctx, lim, ps); err != nil {
+		return nil, err // never half a bundle
+	}
+	return b, nil
 }
 
 // fetchManifest reads and decodes a bundle's image manifest, verifying its
@@ -129,7 +134,11 @@ func fetchBounded(ctx context.Context, src content.Fetcher, desc ocispec.Descrip
 		return nil, fmt.Errorf("%q: %w: %w", desc.Digest, ErrInvalid, err)
 	}
 	data, err := content.FetchAll(ctx, src, desc)
-	if err != nil {
+	switch {
+	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData), errors.Is(err, io.ErrUnexpectedEOF):
+		// The content is not what its descriptor says: tampered or truncated.
+		return nil, fmt.Errorf("%s: %w: content does not match its descriptor: %w", desc.Digest, ErrInvalid, err)
+	case err != nil:
 		return nil, fmt.Errorf("%s: %w", desc.Digest, err)
 	}
 	return data, nil
