@@ -32,7 +32,9 @@
 //
 // Content problems wrap [ErrInvalid] (most as a *[ValidationError]); limits
 // wrap [ErrTooLarge]; escaping paths and symlinks wrap [ErrUnsafePath]; a
-// template that evaluates too long wraps [ErrTimeout]. Errors from the
+// render that evaluates too long wraps [ErrTimeout], while Load reports a
+// template too slow to check as one more problem of its *[ValidationError]
+// (so it wraps [ErrInvalid]). Errors from the
 // content store (such as oras-go's errdef.ErrNotFound) pass through wrapped.
 //
 // # Caveats
