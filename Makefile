@@ -21,6 +21,8 @@ FUZZTIME ?= 10s
 TESTFLAGS ?=
 # Tools from hack/tools.sh that the tests need (none yet).
 TEST_TOOLS :=
+# The code generators `make generate` runs (pinned in hack/tools.sh).
+GEN_TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
 # Paths holding generated code that `make checkgenerate` compares with git.
 GENERATED := proto
 
@@ -67,6 +69,9 @@ lint: ## Check gofmt, run go vet and golangci-lint (installs it into .tmp/bin)
 	fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	@hack/tools.sh buf
+	$(TOOLS_BIN)/buf lint
+	$(TOOLS_BIN)/buf format --diff --exit-code
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s), one at a time
@@ -77,8 +82,9 @@ bench: ## Run every benchmark once, with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: generate
-generate: ## Regenerate generated code (nothing yet: protos arrive with the API)
-	@echo "generate: nothing to generate yet: proto/capcenter/v1 arrives with the API"
+generate: ## Regenerate proto/ from the .proto files with buf and local plugins
+	@hack/tools.sh $(GEN_TOOLS)
+	PATH="$(TOOLS_BIN):$$PATH" $(TOOLS_BIN)/buf generate
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail when `make generate` changes or adds generated files (GENERATED)

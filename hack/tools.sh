@@ -15,6 +15,16 @@ bin="$root/.tmp/bin"
 # name  module-path-of-main-package  module-path  version
 tools=(
   "golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint github.com/golangci/golangci-lint/v2 v2.15.0"
+  # Code generation (`make generate`, `make checkgenerate`, `make lint`).
+  "buf github.com/bufbuild/buf/cmd/buf github.com/bufbuild/buf v1.75.0"
+  "protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/protobuf v1.36.12"
+  "protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2"
+  "protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0"
+  "protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0"
+  # Test-only: the end-to-end tests list services through reflection with it.
+  "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/fullstorydev/grpcurl v1.9.3"
+  # Benchmark peer (`make bench`): the distribution registry.
+  "registry github.com/distribution/distribution/v3/cmd/registry github.com/distribution/distribution/v3 v3.1.2"
 )
 
 # installed_version prints the module version a Go binary was built from,
