@@ -83,7 +83,7 @@ type Publication struct {
 	Version Version
 }
 
-// Capability summarises one capability across its versions.
+// Capability summarizes one capability across its versions.
 type Capability struct {
 	Name        string
 	Kind        string
