@@ -19,8 +19,11 @@ DATA ?= .tmp/data
 FUZZTIME ?= 10s
 # Extra flags for `make test`, e.g. TESTFLAGS='-run TestLoad -v'.
 TESTFLAGS ?=
-# Tools from hack/tools.sh that the tests need (none yet).
-TEST_TOOLS :=
+# Tools from hack/tools.sh that the tests need: the end-to-end tests list
+# capd's services through reflection with the real grpcurl.
+TEST_TOOLS := grpcurl
+# Tools `make bench` needs: the peer registry the figures are compared with.
+BENCH_TOOLS := registry
 # The code generators `make generate` runs (pinned in hack/tools.sh).
 GEN_TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
 # Paths holding generated code that `make checkgenerate` compares with git.
@@ -34,23 +37,14 @@ help: ## List the targets
 
 .PHONY: run
 run: build ## Build the binaries and run bin/capd --data DATA --seed-builtin
-	@if [ -x bin/capd ]; then \
-	  mkdir -p $(DATA); \
-	  echo "bin/capd --data $(DATA) --seed-builtin"; \
-	  exec bin/capd --data $(DATA) --seed-builtin; \
-	else \
-	  echo "run: bin/capd is not built yet: capd arrives with the server (cmd/capd)"; \
-	fi
+	@mkdir -p $(DATA)
+	@echo "bin/capd --data $(DATA) --seed-builtin   (capctl is in bin/; stop with Ctrl-C)"
+	@exec bin/capd --data $(DATA) --seed-builtin
 
 .PHONY: build
-build: ## Build every command under cmd/ into bin/
-	@if [ -d cmd ]; then \
-	  mkdir -p bin; \
-	  echo "$(GO) build -o bin/ ./cmd/..."; \
-	  $(GO) build -o bin/ ./cmd/...; \
-	else \
-	  echo "build: there is no cmd/ yet: nothing to build"; \
-	fi
+build: ## Build capd and capctl into bin/
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/capd ./cmd/capctl
 
 .PHONY: test
 test: ## Run every test with the race detector
@@ -78,8 +72,9 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s), one at a time
 	@hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: bench
-bench: ## Run every benchmark once, with allocations
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: ## Run every benchmark, each figure beside its peer's (installs the peer)
+	@hack/tools.sh $(BENCH_TOOLS)
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 .PHONY: generate
 generate: ## Regenerate proto/ from the .proto files with buf and local plugins

@@ -1,4 +1,5 @@
-// Command capctl authors, checks, renders and packs capability bundles.
+// Command capctl authors, checks, renders and packs capability bundles, and
+// publishes, finds and pulls them from a capcenter registry.
 package main
 
 import (
@@ -14,7 +15,7 @@ func main() {
 	err := run(ctx, os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr})
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		fmt.Fprintln(os.Stderr, "capctl:", err)
 		os.Exit(1)
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/client"
 )
 
 type renderOptions struct {
+	global         *globalOptions
 	valueFiles     []string
 	sets           []string
 	setStrings     []string
@@ -25,10 +27,10 @@ type renderOptions struct {
 	output         string
 }
 
-func newRenderCmd(s streams) *cobra.Command {
-	o := &renderOptions{}
+func newRenderCmd(s streams, g *globalOptions) *cobra.Command {
+	o := &renderOptions{global: g}
 	cmd := &cobra.Command{
-		Use:   "render DIR",
+		Use:   "render DIR | NAME[@VERSION]",
 		Short: "Render a bundle's template to Kubernetes objects",
 		Long: `Render evaluates the bundle's CUE template with parameters and a context and
 prints the objects it produces: a component's output and outputs, or for a
@@ -37,9 +39,15 @@ trait the workload with the trait's patch applied, then the trait's outputs.
 Parameters come from -f files (later ones win), then --set and --set-string,
 in that order; --example starts from one of the bundle's examples. A trait
 is rendered against --workload (a YAML file with one object) or, without it,
-a sample Deployment named after the component.`,
+a sample Deployment named after the component.
+
+When the argument is not a folder it names a version in the registry
+(NAME[@VERSION], the latest one when no version is given), which the
+registry renders with the same flags; --example then pulls the bundle to
+read the example.`,
 		Example: `  capctl render ./webservice -f values.yaml --set replicas=3
-  capctl render capabilities/builtin/scaler --example basic --workload deploy.yaml`,
+  capctl render capabilities/builtin/scaler --example basic --workload deploy.yaml
+  capctl render webservice@1.0.0 --set image=nginx:1.27`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), s, args[0])
@@ -60,32 +68,88 @@ a sample Deployment named after the component.`,
 	return cmd
 }
 
-func (o *renderOptions) run(ctx context.Context, s streams, dir string) error {
+func (o *renderOptions) run(ctx context.Context, s streams, arg string) error {
 	if err := checkFormat(o.output, formatYAML, formatJSON); err != nil {
 		return err
 	}
+	if info, err := os.Stat(arg); err == nil && info.IsDir() {
+		return o.runLocal(ctx, s, arg)
+	}
+	name, version, err := client.ParseRef(arg)
+	if err != nil {
+		return fmt.Errorf("%s is neither a bundle folder nor a capability NAME[@VERSION]: %w", arg, err)
+	}
+	return o.runRemote(ctx, s, name, version)
+}
+
+// runLocal renders the bundle folder dir.
+func (o *renderOptions) runLocal(ctx context.Context, s streams, dir string) error {
 	b, err := capabilities.Load(ctx, dir, capabilities.Limits{})
 	if err != nil {
 		return bundleError(dir, err)
 	}
-	params, err := o.parameters(b)
+	opts, err := o.renderOptions(b.Example)
 	if err != nil {
 		return err
-	}
-	opts := capabilities.RenderOptions{Parameters: params, Context: o.context}
-	if opts.Context.ClusterVersion, err = parseClusterVersion(o.clusterVersion); err != nil {
-		return err
-	}
-	if o.workload != "" {
-		if opts.Workload, err = readObject(o.workload); err != nil {
-			return err
-		}
 	}
 	r, err := b.Render(ctx, opts)
 	if err != nil {
 		return bundleError(dir, err)
 	}
-	objs := r.Objects()
+	return o.write(s, r.Objects())
+}
+
+// runRemote renders a version on the registry. With --example it pulls the
+// bundle first to read the example.
+func (o *renderOptions) runRemote(ctx context.Context, s streams, name, version string) error {
+	c, err := o.global.dial(s)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	example := func(string) (map[string]any, error) {
+		p, err := c.Pull(ctx, name, version, capabilities.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		return p.Bundle.Example(o.example)
+	}
+	opts, err := o.renderOptions(example)
+	if err != nil {
+		return err
+	}
+	rendered, err := c.Render(ctx, name, version, opts)
+	if err != nil {
+		return err
+	}
+	objs := make([]capabilities.Object, len(rendered))
+	for i, r := range rendered {
+		objs[i] = r.Object
+	}
+	return o.write(s, objs)
+}
+
+// renderOptions gathers the parameters, context and workload the flags
+// give; example looks up --example.
+func (o *renderOptions) renderOptions(example func(string) (map[string]any, error)) (capabilities.RenderOptions, error) {
+	params, err := o.parameters(example)
+	if err != nil {
+		return capabilities.RenderOptions{}, err
+	}
+	opts := capabilities.RenderOptions{Parameters: params, Context: o.context}
+	if opts.Context.ClusterVersion, err = parseClusterVersion(o.clusterVersion); err != nil {
+		return capabilities.RenderOptions{}, err
+	}
+	if o.workload != "" {
+		if opts.Workload, err = readObject(o.workload); err != nil {
+			return capabilities.RenderOptions{}, err
+		}
+	}
+	return opts, nil
+}
+
+// write prints rendered objects as a YAML stream or a JSON List.
+func (o *renderOptions) write(s streams, objs []capabilities.Object) error {
 	if o.output == formatJSON {
 		items := make([]any, len(objs))
 		for i, obj := range objs {
@@ -98,10 +162,10 @@ func (o *renderOptions) run(ctx context.Context, s streams, dir string) error {
 
 // parameters merges, in order, the example, the -f files and the --set
 // expressions.
-func (o *renderOptions) parameters(b *capabilities.Bundle) (map[string]any, error) {
+func (o *renderOptions) parameters(example func(string) (map[string]any, error)) (map[string]any, error) {
 	params := map[string]any{}
 	if o.example != "" {
-		ex, err := b.Example(o.example)
+		ex, err := example(o.example)
 		if err != nil {
 			return nil, err
 		}

@@ -25,20 +25,33 @@ func newRootCmd(s streams) *cobra.Command {
 		Use:   "capctl",
 		Short: "Author, check, render and pack Kubernetes platform capabilities",
 		Long: `capctl works with capability bundles: KubeVela / OAM X-Definitions (a CUE
-template) with the controller manifests they need, versioned as OCI artifacts.`,
+template) with the controller manifests they need, versioned as OCI artifacts.
+init, import, lint, schema, pack and render work on bundle folders offline;
+push, pull, search, show, versions, yank, deprecate and render NAME[@VERSION]
+talk to a capcenter registry (--server, or $` + serverEnv + `).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	g := &globalOptions{}
+	root.PersistentFlags().StringVar(&g.server, "server", defaultServerAddress(),
+		"the registry's gRPC `address` (env "+serverEnv+")")
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.AddCommand(
 		newInitCmd(s),
 		newLintCmd(s),
-		newRenderCmd(s),
+		newRenderCmd(s, g),
 		newSchemaCmd(s),
 		newPackCmd(s),
 		newImportCmd(s),
+		newPushCmd(s, g),
+		newPullCmd(s, g),
+		newSearchCmd(s, g),
+		newShowCmd(s, g),
+		newVersionsCmd(s, g),
+		newYankCmd(s, g),
+		newDeprecateCmd(s, g),
 	)
 	return root
 }

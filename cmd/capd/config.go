@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/capcenter/capcenter/capabilities"
+)
+
+// config is what capd runs with: flags, each falling back to an
+// environment variable, then to a default.
+type config struct {
+	// command is "serve" or "reindex".
+	command         string
+	data            string
+	grpcAddr        string
+	httpAddr        string
+	seedBuiltin     bool
+	logLevel        slog.Level
+	maxBundleSize   byteSize
+	shutdownTimeout time.Duration
+}
+
+// Defaults of the flags.
+const (
+	defaultData            = "./data"
+	defaultGRPCAddr        = "127.0.0.1:9460"
+	defaultHTTPAddr        = "127.0.0.1:9461"
+	defaultShutdownTimeout = 10 * time.Second
+)
+
+// parseArgs reads the command line (without the program name), with getenv
+// supplying the CAPD_* fallbacks; usage goes to out. It fails with
+// flag.ErrHelp for -h, and with a message naming the flag or variable
+// that is malformed.
+func parseArgs(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	cfg := config{command: "serve", maxBundleSize: capabilities.DefaultMaxBundleSize}
+	if len(args) > 0 && args[0] == "reindex" {
+		cfg.command, args = "reindex", args[1:]
+	}
+	fs := flag.NewFlagSet("capd "+cfg.command, flag.ContinueOnError)
+	fs.SetOutput(out)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&cfg.data, "data", env("CAPD_DATA", defaultData), "the folder holding the store (env CAPD_DATA)")
+	if err := cfg.maxBundleSize.Set(env("CAPD_MAX_BUNDLE_SIZE", cfg.maxBundleSize.String())); err != nil {
+		return cfg, fmt.Errorf("CAPD_MAX_BUNDLE_SIZE: %w", err)
+	}
+	fs.Var(&cfg.maxBundleSize, "max-bundle-size", "the largest bundle accepted, e.g. 64MiB (env CAPD_MAX_BUNDLE_SIZE)")
+	if err := cfg.logLevel.UnmarshalText([]byte(env("CAPD_LOG_LEVEL", "info"))); err != nil {
+		return cfg, fmt.Errorf("CAPD_LOG_LEVEL: %w", err)
+	}
+	fs.TextVar(&cfg.logLevel, "log-level", cfg.logLevel, "debug, info, warn or error (env CAPD_LOG_LEVEL)")
+	if cfg.command == "serve" {
+		if err := serveFlags(fs, &cfg, env); err != nil {
+			return cfg, err
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (the only sub-command is reindex)", fs.Arg(0))
+	}
+	return cfg, nil
+}
+
+// serveFlags declares the flags only serving takes.
+func serveFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string) error {
+	fs.StringVar(&cfg.grpcAddr, "grpc-addr", env("CAPD_GRPC_ADDR", defaultGRPCAddr), "the gRPC listen address; port 0 picks one (env CAPD_GRPC_ADDR)")
+	fs.StringVar(&cfg.httpAddr, "http-addr", env("CAPD_HTTP_ADDR", defaultHTTPAddr), "the HTTP listen address; port 0 picks one (env CAPD_HTTP_ADDR)")
+	seed, err := strconv.ParseBool(env("CAPD_SEED_BUILTIN", "false"))
+	if err != nil {
+		return fmt.Errorf("CAPD_SEED_BUILTIN: %w", err)
+	}
+	fs.BoolVar(&cfg.seedBuiltin, "seed-builtin", seed, "publish the built-in bundles missing from the store on start (env CAPD_SEED_BUILTIN)")
+	timeout, err := time.ParseDuration(env("CAPD_SHUTDOWN_TIMEOUT", defaultShutdownTimeout.String()))
+	if err != nil {
+		return fmt.Errorf("CAPD_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let calls finish on shutdown (env CAPD_SHUTDOWN_TIMEOUT)")
+	return nil
+}
+
+// byteSize is a flag holding a number of bytes, written plainly or with a
+// unit: KiB, MiB, GiB, or KB, MB, GB.
+type byteSize int64
+
+var units = []struct {
+	suffix string
+	factor int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+
+// Set parses s. It fails for anything but a positive whole number with an
+// optional unit.
+func (b *byteSize) Set(s string) error {
+	num, factor := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, factor = strings.TrimSpace(n), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/factor {
+		return errors.New("want a positive size in bytes, e.g. 67108864 or 64MiB")
+	}
+	*b = byteSize(n * factor)
+	return nil
+}
+
+// String writes b with the largest binary unit that divides it.
+func (b *byteSize) String() string {
+	for _, u := range []int{2, 1, 0} { // GiB, MiB, KiB
+		if f := units[u].factor; int64(*b) >= f && int64(*b)%f == 0 {
+			return strconv.FormatInt(int64(*b)/f, 10) + units[u].suffix
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}

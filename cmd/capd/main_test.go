@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"oras.land/oras-go/v2/content/memory"
+
+	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/capabilities/builtin"
+	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
+	"github.com/capcenter/capcenter/server"
+	"github.com/capcenter/capcenter/store"
+	"github.com/capcenter/capcenter/store/embedded"
+)
+
+func TestParseArgs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    func(config) bool
+		wantErr string
+	}{
+		{"defaults", nil, nil, func(c config) bool {
+			return c.command == "serve" && c.data == "./data" && c.grpcAddr == "127.0.0.1:9460" &&
+				c.httpAddr == "127.0.0.1:9461" && !c.seedBuiltin && c.logLevel == slog.LevelInfo &&
+				c.maxBundleSize == capabilities.DefaultMaxBundleSize
+		}, ""},
+		{"flags", []string{"--data", "/d", "--grpc-addr", ":0", "--seed-builtin", "--log-level", "debug", "--max-bundle-size", "2MiB"}, nil,
+			func(c config) bool {
+				return c.data == "/d" && c.grpcAddr == ":0" && c.seedBuiltin && c.logLevel == slog.LevelDebug && c.maxBundleSize == 2<<20
+			}, ""},
+		{"env", nil, map[string]string{"CAPD_DATA": "/e", "CAPD_HTTP_ADDR": ":1", "CAPD_SEED_BUILTIN": "true", "CAPD_MAX_BUNDLE_SIZE": "1000"},
+			func(c config) bool {
+				return c.data == "/e" && c.httpAddr == ":1" && c.seedBuiltin && c.maxBundleSize == 1000
+			}, ""},
+		{"flags over env", []string{"--data", "/f"}, map[string]string{"CAPD_DATA": "/e"},
+			func(c config) bool { return c.data == "/f" }, ""},
+		{"reindex", []string{"reindex", "--data", "/r"}, nil,
+			func(c config) bool { return c.command == "reindex" && c.data == "/r" }, ""},
+		{"reindex takes no addresses", []string{"reindex", "--grpc-addr", ":0"}, nil, nil, "grpc-addr"},
+		{"bad size", []string{"--max-bundle-size", "lots"}, nil, nil, "positive size"},
+		{"bad level", nil, map[string]string{"CAPD_LOG_LEVEL": "loud"}, nil, "CAPD_LOG_LEVEL"},
+		{"stray argument", []string{"serve"}, nil, nil, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			cfg, err := parseArgs(tt.args, func(k string) string { return tt.env[k] }, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error()+out.String(), tt.wantErr) {
+					t.Fatalf("parseArgs = %v (%s); want an error about %s", err, out.String(), tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.want(cfg) {
+				t.Fatalf("parseArgs = %+v, %v", cfg, err)
+			}
+		})
+	}
+}
+
+func TestByteSizeString(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[byteSize]string{64 << 20: "64MiB", 1 << 30: "1GiB", 1536: "1536", 3 << 10: "3KiB", 1000: "1000"} {
+		if got := in.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int64(in), got, want)
+		}
+		var back byteSize
+		if err := back.Set(want); err != nil || back != in {
+			t.Errorf("Set(%q) = %d, %v", want, back, err)
+		}
+	}
+}
+
+// lines forwards what is written to it, line by line, to a channel.
+func lines(t *testing.T) (io.Writer, <-chan string) {
+	t.Helper()
+	r, w := io.Pipe()
+	ch := make(chan string, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() { _ = w.Close() })
+	return w, ch
+}
+
+// next returns the next line, failing the test after a wait.
+func next(t *testing.T, ch <-chan string) string {
+	t.Helper()
+	select {
+	case l := <-ch:
+		return l
+	case <-time.After(3 * time.Minute):
+		t.Fatal("no output from run")
+		return ""
+	}
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stdout, out := lines(t)
+	var logs bytes.Buffer
+	cfg := config{
+		command: "serve", data: t.TempDir(), grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0",
+		seedBuiltin: true, logLevel: slog.LevelWarn, shutdownTimeout: 5 * time.Second,
+	}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, stdout, &logs) }()
+
+	grpcAddr, ok := strings.CutPrefix(next(t, out), "capd: grpc listening on ")
+	if !ok {
+		t.Fatalf("first line is not the gRPC address")
+	}
+	httpURL, ok := strings.CutPrefix(next(t, out), "capd: http listening on ")
+	if !ok || !strings.HasPrefix(httpURL, "http://127.0.0.1:") {
+		t.Fatalf("second line is not the HTTP address: %q", httpURL)
+	}
+	if hint := next(t, out); !strings.Contains(hint, "capctl --server "+grpcAddr) {
+		t.Errorf("hint line = %q", hint)
+	}
+
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, httpURL+"/v1/capabilities/webservice", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"latestVersion":"1.0.0"`) {
+		t.Errorf("GET webservice = %d %s", resp.StatusCode, body)
+	}
+
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	list, err := capcenterv1.NewCapabilityServiceClient(conn).ListCapabilities(ctx, &capcenterv1.ListCapabilitiesRequest{PageSize: 1000})
+	if err != nil || int(list.GetTotalSize()) != len(builtin.Names()) {
+		t.Errorf("ListCapabilities = %d capabilities, %v; want the %d built-ins", list.GetTotalSize(), err, len(builtin.Names()))
+	}
+	health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || health.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health = %v, %v", health, err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after cancel = %v; want a clean exit (logs: %s)", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestReindex(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundles, err := builtin.Load(t.Context(), capabilities.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.New()
+	desc, err := capabilities.Pack(t.Context(), mem, bundles[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := server.Describe(t.Context(), mem, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Publish(t.Context(), store.Publication{Manifest: desc, Content: mem, Version: v}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "index.db")); err != nil {
+		t.Fatalf("remove the index: %v", err)
+	}
+
+	var stdout bytes.Buffer
+	cfg, err := parseArgs([]string{"reindex", "--data", dir}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), cfg, &stdout, io.Discard); err != nil {
+		t.Fatalf("reindex: %v", err)
+	}
+	if want := "capd: reindexed " + dir + ": 1 capabilities\n"; stdout.String() != want {
+		t.Errorf("output = %q, want %q", stdout.String(), want)
+	}
+	st, err = embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.GetVersion(t.Context(), v.Name, "latest")
+	if err != nil || got.Digest != desc.Digest.String() {
+		t.Fatalf("after reindex GetVersion = %+v, %v", got, err)
+	}
+}

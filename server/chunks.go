@@ -1,0 +1,72 @@
+package server
+
+import (
+	"io"
+)
+
+// chunkReader reads the concatenated chunks of a stream: next returns the
+// next chunk, io.EOF at the end of the stream, or the stream's error.
+type chunkReader struct {
+	next func() ([]byte, error)
+	buf  []byte
+	// read counts the bytes handed out.
+	read int64
+}
+
+// Read implements io.Reader. An empty chunk is skipped.
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		chunk, err := r.next()
+		if err != nil {
+			return 0, err
+		}
+		r.buf = chunk
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	r.read += int64(n)
+	return n, nil
+}
+
+// chunkWriter cuts what is written to it into chunks of ChunkSize bytes,
+// each passed to send; Flush sends what is left.
+type chunkWriter struct {
+	send func([]byte) error
+	buf  []byte
+}
+
+func newChunkWriter(send func([]byte) error) *chunkWriter {
+	return &chunkWriter{send: send, buf: make([]byte, 0, ChunkSize)}
+}
+
+// Write implements io.Writer. It fails with send's error.
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), ChunkSize-len(w.buf))
+		w.buf = append(w.buf, p[:n]...)
+		p, written = p[n:], written+n
+		if len(w.buf) == ChunkSize {
+			if err := w.Flush(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// Flush sends the bytes not sent yet, if any. The chunk passed to send is
+// not reused, so send may keep it.
+func (w *chunkWriter) Flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	chunk := w.buf
+	w.buf = make([]byte, 0, ChunkSize)
+	return w.send(chunk)
+}
+
+var (
+	_ io.Reader = (*chunkReader)(nil)
+	_ io.Writer = (*chunkWriter)(nil)
+)

@@ -1,0 +1,102 @@
+// Package server serves capcenter's CapabilityService over gRPC, and over
+// HTTP as a REST gateway, an OpenAPI document, a health check and a bundle
+// download. It translates only: requests become calls into a store.Store
+// and the capabilities package, and their errors become status codes.
+//
+// A Server is built from a Config with New. Its gRPC side is a grpc.Server
+// created with Server.ServerOptions (interceptors and message bounds) on
+// which Server.Register puts CapabilityService, the standard health
+// service and server reflection. Its HTTP side, Server.HTTPHandler, calls
+// the gRPC side through a client connection (loopback in capd, bufconn in
+// tests), so one set of interceptors logs, recovers and translates every
+// call whichever door it came in by.
+//
+// # Resource names
+//
+// A capability is `capabilities/{capability}` and a version
+// `capabilities/{capability}/versions/{version}`, where {capability} is
+// `name` or `namespace/name` (DNS labels) and {version} strict semver, or
+// `latest` (the highest version not yanked) for GetVersion, PullBundle,
+// RenderTemplate and the download. Anything else is InvalidArgument
+// naming the request field ("name: …", "parent: …").
+//
+// # Publishing
+//
+// PublishBundle is client streaming. The first message is a header whose
+// manifest holds the bytes of the bundle's OCI image manifest, exactly as
+// capabilities.Pack wrote it. Every following message is a chunk; the
+// chunks, concatenated, are the bytes of the config blob and then of every
+// layer, in manifest order, with nothing between or after them. Chunks may
+// be of any size up to MaxMessageSize and need not align with blobs.
+//
+// The server refuses the header at once, before reading a chunk, when the
+// manifest is not an OCI image manifest of capabilities.ArtifactType
+// (InvalidArgument) or declares more layers, a larger file or a larger sum
+// of config and layer sizes than Config.Limits allow (ResourceExhausted).
+// It then stages each blob in memory, verifying its size and digest as it
+// completes; a mismatch is InvalidArgument, a stream that ends early is
+// InvalidArgument, and the first byte beyond the declared sizes is
+// ResourceExhausted, answered without reading further. A complete bundle
+// is unpacked and validated by capabilities.Unpack (an invalid bundle is
+// InvalidArgument whose message lists every problem, which also travel as
+// google.rpc.BadRequest field violations), packed again, and refused with
+// InvalidArgument unless that yields the same manifest digest: only the
+// canonical packing of a bundle is accepted, so a version's digest depends
+// on its content alone. Only then is it handed to Store.Publish, so a
+// failed publish leaves the catalog as it was. Publishing identical content
+// again answers created=false; other content under a published version is
+// AlreadyExists naming the stored digest.
+//
+// # Pulling
+//
+// PullBundle is server streaming: a header with the Version and the bytes
+// of the manifest (whose digest is version.digest), then chunks of
+// ChunkSize bytes (the last one shorter) that, concatenated, are the config
+// and every layer in manifest order. The server verifies each blob against
+// its digest as it reads it from the store; clients verify again.
+//
+// GET /v1/capabilities/{capability}/versions/{version}:download answers
+// the same bundle as a tar (application/x-tar) of an OCI image layout, which
+// `oras copy --from-oci-layout` and `crane` read: `oci-layout`,
+// `index.json` (one manifest, its ref.name annotation the version), the
+// directories `blobs/` and `blobs/sha256/`, then the manifest, config and
+// layer blobs in that order, each once. Every entry has mode 0644 (0755 for
+// directories), owner 0 and time 1970-01-01, so a version always downloads
+// as the same bytes. Errors found before the first byte are JSON as the
+// gateway writes them; a failure after it aborts the connection, so a cut
+// tar is never mistaken for a whole one.
+//
+// # Rendering
+//
+// RenderTemplate unpacks the version's bundle (kept in a small LRU cache by
+// manifest digest) and renders it with the request's parameters, context
+// and workload. Problems with parameters are InvalidArgument, each naming
+// its parameter path. A render past Config.Limits.EvalTimeout is
+// ResourceExhausted: the time is the server's budget, while
+// DeadlineExceeded stays the caller's own deadline.
+//
+// # Errors
+//
+// One function maps errors to codes: store.ErrNotFound is NotFound,
+// store.ErrAlreadyExists AlreadyExists, store.ErrInvalidArgument,
+// capabilities.ErrInvalid and capabilities.ErrUnsafePath InvalidArgument,
+// capabilities.ErrTooLarge and capabilities.ErrTimeout ResourceExhausted,
+// store.ErrClosed Unavailable, context errors Canceled or DeadlineExceeded.
+// Anything else is Internal with the message "internal error"; the full
+// error goes to Config.Logger with the method name.
+//
+// # Caveats
+//
+// CUE evaluation cannot be interrupted. Config.MaxConcurrentEvals bounds
+// the evaluations the server starts (validating a publish, loading and
+// rendering a bundle), but a render that passes its time bound or whose
+// caller goes away returns at once and frees its slot while the abandoned
+// evaluation runs on to its end; a flood of slow templates can therefore
+// still keep more goroutines busy than the bound.
+//
+// A publish holds the whole bundle in memory while it is validated: at
+// most Limits.MaxBundleSize per concurrent publish.
+//
+// The store does not record a manifest's size, so the server reads stored
+// manifests up to DefaultMaxManifestSize bytes and verifies their digest.
+package server

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/capcenter/capcenter/capabilities"
+	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
+	"github.com/capcenter/capcenter/store"
+)
+
+// PublishBundle receives a bundle as doc.go describes, validates it and
+// stores it. It fails with InvalidArgument for a malformed stream, manifest
+// or bundle (listing every problem), a stream that ends early, or content
+// that is not the canonical packing of its bundle; ResourceExhausted as
+// soon as the bundle is known to be over a limit or the stream carries
+// more bytes than its manifest declares; AlreadyExists for other content
+// under a published version. Nothing is stored unless it succeeds.
+func (s *Server) PublishBundle(stream capcenterv1.CapabilityService_PublishBundleServer) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return fmt.Errorf("publish: header: %w", recvError(err))
+	}
+	header := first.GetHeader()
+	if header == nil {
+		return statusError(codes.InvalidArgument, "header: the first message of a publish stream must be a header")
+	}
+	manifest, desc, err := s.parseManifest(header.GetManifest())
+	if err != nil {
+		return err
+	}
+	staging := memory.New()
+	if err := staging.Push(ctx, desc, bytes.NewReader(header.GetManifest())); err != nil {
+		return fmt.Errorf("publish %s: stage manifest: %w", desc.Digest, err)
+	}
+	chunks := &chunkReader{next: func() ([]byte, error) {
+		msg, err := stream.Recv()
+		if err != nil {
+			return nil, err // io.EOF becomes io.ErrUnexpectedEOF inside a blob
+		}
+		if msg.GetHeader() != nil {
+			return nil, statusError(codes.InvalidArgument, "chunk: a publish stream has one header, at its start")
+		}
+		return msg.GetChunk(), nil
+	}}
+	if err := receiveBlobs(ctx, staging, chunks, manifest); err != nil {
+		return err
+	}
+	v, err := s.validate(ctx, staging, desc)
+	if err != nil {
+		return err
+	}
+	stored, created, err := s.store.Publish(ctx, store.Publication{Manifest: desc, Content: staging, Version: v})
+	if err != nil {
+		return err
+	}
+	pv, err := versionToProto(stored)
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "published", "capability", stored.Name, "version", stored.Version,
+		"digest", stored.Digest, "created", created)
+	return stream.SendAndClose(&capcenterv1.PublishBundleResponse{Version: pv, Created: created})
+}
+
+// recvError turns io.EOF in the middle of a stream into a complaint: the
+// client closed the stream before sending all it declared.
+func recvError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return statusError(codes.InvalidArgument, "stream: ended before the bundle was complete; nothing was published")
+	}
+	return err
+}
+
+// parseManifest decodes and checks a publish header's manifest before any
+// content is read: an OCI image manifest of the capability artifact type,
+// with well-formed descriptors whose sizes are within the limits.
+func (s *Server) parseManifest(data []byte) (*ocispec.Manifest, ocispec.Descriptor, error) {
+	if len(data) > DefaultMaxManifestSize {
+		return nil, ocispec.Descriptor{}, fmt.Errorf("header.manifest: %d bytes, more than %d: %w", len(data), DefaultMaxManifestSize, capabilities.ErrTooLarge)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, ocispec.Descriptor{}, statusError(codes.InvalidArgument, "header.manifest: not an OCI image manifest: %v", err)
+	}
+	switch {
+	case m.MediaType != ocispec.MediaTypeImageManifest:
+		return nil, ocispec.Descriptor{}, statusError(codes.InvalidArgument, "header.manifest: mediaType %q is not %s", m.MediaType, ocispec.MediaTypeImageManifest)
+	case m.ArtifactType != capabilities.ArtifactType:
+		return nil, ocispec.Descriptor{}, statusError(codes.InvalidArgument, "header.manifest: artifactType %q is not %s", m.ArtifactType, capabilities.ArtifactType)
+	case len(m.Layers) > s.limits.MaxFiles:
+		return nil, ocispec.Descriptor{}, fmt.Errorf("header.manifest: %d layers, more than %d: %w", len(m.Layers), s.limits.MaxFiles, capabilities.ErrTooLarge)
+	}
+	total := int64(0)
+	for i, d := range blobs(&m) {
+		if err := d.Digest.Validate(); err != nil || d.Digest.Algorithm() != digest.SHA256 {
+			return nil, ocispec.Descriptor{}, statusError(codes.InvalidArgument, "header.manifest: blob %d: digest %q is not sha256:<hex>", i, d.Digest)
+		}
+		if d.Size < 0 {
+			return nil, ocispec.Descriptor{}, statusError(codes.InvalidArgument, "header.manifest: blob %d: negative size %d", i, d.Size)
+		}
+		if d.Size > s.limits.MaxFileSize {
+			return nil, ocispec.Descriptor{}, fmt.Errorf("header.manifest: blob %d (%s): %d bytes, more than %d: %w", i, d.Digest, d.Size, s.limits.MaxFileSize, capabilities.ErrTooLarge)
+		}
+		total += d.Size
+		if total > s.limits.MaxBundleSize {
+			return nil, ocispec.Descriptor{}, fmt.Errorf("header.manifest: bundle of more than %d bytes: %w", s.limits.MaxBundleSize, capabilities.ErrTooLarge)
+		}
+	}
+	return &m, content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, data), nil
+}
+
+// blobs returns the config then the layers of m: the order their bytes
+// travel in a publish or pull stream.
+func blobs(m *ocispec.Manifest) []ocispec.Descriptor {
+	return append([]ocispec.Descriptor{m.Config}, m.Layers...)
+}
+
+// receiveBlobs reads every blob of m from r into staging, verifying each
+// one's size and digest as it completes, then requires the end of the
+// stream. It fails with InvalidArgument for a blob whose bytes do not match
+// its descriptor, and with ResourceExhausted at the first byte beyond the
+// declared ones.
+func receiveBlobs(ctx context.Context, staging content.Storage, r *chunkReader, m *ocispec.Manifest) error {
+	for i, d := range blobs(m) {
+		data, err := content.ReadAll(io.LimitReader(r, d.Size), d)
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return statusError(codes.InvalidArgument, "stream: ended inside blob %d (%s) after %d bytes in all; nothing was published", i, d.Digest, r.read)
+		case errors.Is(err, content.ErrMismatchedDigest):
+			return statusError(codes.InvalidArgument, "stream: blob %d: the bytes sent do not match digest %s", i, d.Digest)
+		case err != nil:
+			return fmt.Errorf("stream: blob %d: %w", i, err)
+		}
+		err = staging.Push(ctx, d, bytes.NewReader(data))
+		if err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			return fmt.Errorf("stage %s: %w", d.Digest, err)
+		}
+	}
+	var one [1]byte
+	switch n, err := r.Read(one[:]); {
+	case n > 0:
+		return fmt.Errorf("stream: more bytes than the %d the manifest declares: %w", r.read-1, capabilities.ErrTooLarge)
+	case err == nil || errors.Is(err, io.EOF):
+		return nil
+	default:
+		return err
+	}
+}
+
+// validate unpacks the staged bundle, checks that it is the canonical
+// packing of its content, and describes it for the catalog.
+func (s *Server) validate(ctx context.Context, staging content.Fetcher, desc ocispec.Descriptor) (store.Version, error) {
+	if err := s.evals.acquire(ctx); err != nil {
+		return store.Version{}, err
+	}
+	defer s.evals.release()
+	b, err := capabilities.Unpack(ctx, staging, desc, s.limits)
+	if err != nil {
+		return store.Version{}, err
+	}
+	repacked, err := capabilities.Pack(ctx, memory.New(), b)
+	if err != nil {
+		return store.Version{}, err
+	}
+	if repacked.Digest != desc.Digest {
+		return store.Version{}, statusError(codes.InvalidArgument,
+			"header.manifest: %s is not the canonical packing of this bundle (%s): pack bundles with capctl or capabilities.Pack",
+			desc.Digest, repacked.Digest)
+	}
+	return describeBundle(b)
+}

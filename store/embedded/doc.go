@@ -1,0 +1,79 @@
+// Package embedded is the store.Store that runs inside one capd process:
+// content on local disk, an index in a bbolt file next to it, and the
+// searchable catalog in memory.
+//
+// # Layout
+//
+// Open(dir, opts) uses two things under dir:
+//
+//   - dir/content is an OCI image layout's blob directory, written through
+//     oras-go's content/oci.Storage. Every blob and manifest is a file
+//     named by its digest; oras verifies size and digest as it writes.
+//     No index.json is kept: oras-go's oci.Store rewrites that file on
+//     every tag, so publishing would slow down as the store grows.
+//   - dir/index.db is a bbolt file with four buckets: capabilities (one key
+//     per name), versions (name NUL version → the immutable version as
+//     JSON), digests (manifest digest → name NUL version) and state (name
+//     NUL version → yanked/deprecated and their messages).
+//
+// # Publishing
+//
+// Publish copies the config and layers from the caller's staged content
+// (skipping blobs already stored), then the manifest, then writes a
+// publish record, and only then commits the index in one bbolt
+// transaction that checks immutability. A version is visible from that
+// commit on and not before; a failed publish leaves only unreferenced
+// blobs behind. The in-memory catalog is updated right after the commit,
+// under the same lock that orders commits.
+//
+// # Records: what makes the index derived data
+//
+// Content carries no wall clock and no mutable state, so the store writes
+// two kinds of small OCI artifacts next to each capability manifest, as
+// its referrers (subject = the capability manifest): a publish record
+// (artifactType application/vnd.capcenter.publish.v1+json; its config
+// holds the name, version and publish time) and, on every SetState, a state
+// record (application/vnd.capcenter.state.v1+json; the whole state after
+// the change and a sequence number that only grows). Reindex walks every
+// blob, keeps the capability manifests that have a publish record, asks
+// the caller's store.Describer for their catalog fields, applies each
+// version's newest state record, and replaces the whole index in one
+// transaction. The original Created time comes back from the publish
+// record, so a rebuilt index answers exactly as before.
+//
+// # Search
+//
+// ListCapabilities never reads bbolt: the catalog keeps one summary per
+// capability with its lowercase search text, in two lists sorted by name
+// and by update time, and a query is one scan of a list (well under a
+// millisecond for 10 000 capabilities). Page tokens carry the sort key of
+// the last item and a hash of the query, so pages stay stable while new
+// versions are published and a token cannot be replayed on another query.
+//
+// # Caveats
+//
+// bbolt allows one writer at a time and holds an exclusive file lock for
+// as long as the store is open: a second Open of the same dir, in this
+// process or another, fails after Options.LockTimeout (one second by
+// default) rather than waiting forever. Scale-out is a different backend,
+// not several processes over one dir.
+//
+// Every index commit is fsynced (unless Options.NoSync), so publish
+// throughput is bounded by the disk's sync latency, not by the size of the
+// index.
+//
+// Opening loads every version's catalog fields into memory, which takes
+// time and memory proportional to the number of versions.
+//
+// Reindex recovers every version whose manifest, blobs and publish record
+// are in content, with its newest state. It cannot recover a version whose
+// publish record was lost, and it does recover a publish whose record was
+// written but whose commit never happened (a crash between the two): the
+// content was complete, so the version becomes visible. When two published
+// manifests claim the same version (only possible after such a crash), the
+// one published first wins. Reindex reads every blob up to 4 MiB to find
+// manifests, and blocks publishes and state changes while it runs.
+//
+// Content is never deleted: blobs of failed publishes stay on disk,
+// unreferenced. There is no garbage collection yet.
+package embedded

@@ -1,0 +1,176 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+	"oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/capcenter/capcenter/store"
+)
+
+// DefaultArtifactType is the artifactType of the manifests the store
+// publishes and Reindex catalogs when Options.ArtifactType is empty. It
+// equals capabilities.ArtifactType; the store does not import that package.
+const DefaultArtifactType = "application/vnd.capcenter.capability.v1"
+
+// DefaultLockTimeout is how long Open waits for the index file lock when
+// Options.LockTimeout is zero.
+const DefaultLockTimeout = time.Second
+
+// maxManifestSize bounds the manifests Publish reads and Reindex parses, as
+// registries do (distribution refuses manifests over 4 MiB).
+const maxManifestSize = 4 << 20
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// LockTimeout is how long Open waits for the index file lock held by
+	// another Store (in this or another process) before it fails. Zero
+	// means DefaultLockTimeout; it is never unbounded.
+	LockTimeout time.Duration
+	// ArtifactType is the artifactType a published manifest must carry and
+	// that Reindex looks for. Empty means DefaultArtifactType.
+	ArtifactType string
+	// NoSync skips fsync on every index commit. It is for benchmarks and
+	// throwaway stores only: a crash may lose or corrupt the index (which
+	// Reindex can rebuild from content).
+	NoSync bool
+}
+
+// Store is the embedded backend of store.Store: content-addressed blobs on
+// disk under dir/content, a bbolt index at dir/index.db, and an in-memory
+// catalog for search. It is safe for concurrent use.
+type Store struct {
+	dir          string
+	artifactType string
+	content      *oci.Storage
+	db           *bolt.DB
+	closed       atomic.Bool
+
+	// writeMu orders index commits with the catalog updates that follow
+	// them, serializes SetState's read-modify-write, and keeps Publish from
+	// committing while Reindex rebuilds.
+	writeMu sync.Mutex
+	catalog *catalog
+}
+
+// Store implements the contract.
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir and loads its catalog.
+// It fails when dir cannot be created, when another Store holds the index
+// lock past Options.LockTimeout, or when the index is not a valid bbolt
+// file (Reindex from a fresh index.db recovers it).
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.ArtifactType == "" {
+		opts.ArtifactType = DefaultArtifactType
+	}
+	contentDir := filepath.Join(dir, "content")
+	if err := os.MkdirAll(contentDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	cs, err := oci.NewStorage(contentDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contentDir, err)
+	}
+	dbPath := filepath.Join(dir, "index.db")
+	db, err := bolt.Open(dbPath, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%s: locked by another open store (waited %s)", dbPath, opts.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dbPath, err)
+	}
+	s := &Store{dir: dir, artifactType: opts.ArtifactType, content: cs, db: db}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("%s: %w", dbPath, err)
+	}
+	return s, nil
+}
+
+// load creates the buckets if needed and builds the catalog from the index.
+func (s *Store) load() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var c *catalog
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = loadCatalog(tx)
+		return err
+	})
+	s.catalog = c
+	return err
+}
+
+// Close releases the index file and its lock. It is idempotent; every
+// method called afterwards wraps store.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("%s: close index: %w", s.dir, err)
+	}
+	return nil
+}
+
+// Fetch opens a blob or manifest by digest. A blob the content does not
+// hold wraps store.ErrNotFound; a malformed digest wraps
+// store.ErrInvalidArgument.
+func (s *Store) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
+	rc, err := s.content.Fetch(ctx, desc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", desc.Digest, translate(err))
+	}
+	return rc, nil
+}
+
+// ready fails when the store is closed or ctx is done; every method calls
+// it before touching the index.
+func (s *Store) ready(ctx context.Context) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// translate maps bbolt and oras errors onto the store sentinels; the
+// caller adds the subject.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		return fmt.Errorf("%w: %w", store.ErrClosed, err)
+	case errors.Is(err, errdef.ErrNotFound):
+		return store.ErrNotFound
+	case errors.Is(err, errdef.ErrInvalidDigest):
+		return fmt.Errorf("%w: invalid digest", store.ErrInvalidArgument)
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/capcenter/capcenter/store"
+)
+
+// Publish stores a version: every blob the manifest references (skipping
+// those already stored), the manifest, a publish record, then the index in
+// one bbolt transaction, after which the catalog shows it. Before that
+// commit nothing of it is visible; content written by a publish that fails
+// stays on disk unreferenced. Publishing the same digest again returns the
+// stored version with created false; another digest under an existing
+// version, or this digest under another version, wraps
+// store.ErrAlreadyExists naming what is stored. A malformed publication
+// (empty name, version not strict semver, a manifest that is not an OCI
+// image manifest of the store's artifact type) wraps
+// store.ErrInvalidArgument; content Publication.Content cannot provide
+// fails with its error.
+func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version, bool, error) {
+	subject := p.Version.Name + "@" + p.Version.Version
+	if err := s.ready(ctx); err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
+	}
+	if err := validate(p); err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
+	}
+	if v, found, err := s.lookup(p); found || err != nil {
+		return v, false, err
+	}
+	size, err := s.pushContent(ctx, p)
+	if err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
+	}
+	v := catalogFields(p.Version)
+	v.Digest, v.Size, v.Created = p.Manifest.Digest.String(), size, time.Now().UTC()
+	rec, err := s.pushRecord(ctx, publishRecordType, p.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
+	if err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: publish record: %w", subject, err)
+	}
+	out, kept, err := s.commit(ctx, entry{Version: v, Record: rec.Digest.String(), ManifestSize: p.Manifest.Size})
+	if kept != rec.Digest.String() {
+		// This record made nothing visible; drop it so Reindex ignores it.
+		_ = s.content.Delete(ctx, rec)
+	}
+	if err != nil {
+		return store.Version{}, false, err
+	}
+	return out, kept == rec.Digest.String(), nil
+}
+
+// validate refuses publications the index could not key or Reindex could
+// not find again.
+func validate(p store.Publication) error {
+	v := p.Version
+	switch {
+	case v.Name == "" || strings.ContainsRune(v.Name, 0):
+		return fmt.Errorf("name %q: %w", v.Name, store.ErrInvalidArgument)
+	case p.Manifest.MediaType != ocispec.MediaTypeImageManifest:
+		return fmt.Errorf("manifest media type %q: %w: want %s", p.Manifest.MediaType, store.ErrInvalidArgument, ocispec.MediaTypeImageManifest)
+	case p.Manifest.Size > maxManifestSize:
+		return fmt.Errorf("manifest size %d: %w: over %d bytes", p.Manifest.Size, store.ErrInvalidArgument, maxManifestSize)
+	case p.Content == nil:
+		return fmt.Errorf("content: %w: nil", store.ErrInvalidArgument)
+	}
+	if _, err := semver.StrictNewVersion(v.Version); err != nil {
+		return fmt.Errorf("version %q: %w: %w", v.Version, store.ErrInvalidArgument, err)
+	}
+	if err := p.Manifest.Digest.Validate(); err != nil {
+		return fmt.Errorf("manifest digest %q: %w: %w", p.Manifest.Digest, store.ErrInvalidArgument, err)
+	}
+	return nil
+}
+
+// catalogFields keeps the fields a publisher provides, Name through Readme.
+func catalogFields(v store.Version) store.Version {
+	return store.Version{
+		Name: v.Name, Version: v.Version, Kind: v.Kind, Description: v.Description,
+		Keywords: v.Keywords, Dependencies: v.Dependencies, Kubernetes: v.Kubernetes,
+		AppliesTo: v.AppliesTo, Source: v.Source, ParameterSchema: v.ParameterSchema, Readme: v.Readme,
+	}
+}
+
+// lookup answers a publish of an already indexed version without writing:
+// found with the stored version when the digest is the same, an error
+// wrapping store.ErrAlreadyExists when it is not.
+func (s *Store) lookup(p store.Publication) (store.Version, bool, error) {
+	var v store.Version
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = readVersion(tx, p.Version.Name, p.Version.Version)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Version{}, false, nil
+	case err != nil:
+		return store.Version{}, false, translate(err)
+	case v.Digest != p.Manifest.Digest.String():
+		return store.Version{}, false, fmt.Errorf("%s@%s: %w: published as %s", v.Name, v.Version, store.ErrAlreadyExists, v.Digest)
+	}
+	return v, true, nil
+}
+
+// pushContent copies the manifest and every blob it references from
+// p.Content into the store, blobs first, and returns the version's size:
+// manifest, config and layers.
+func (s *Store) pushContent(ctx context.Context, p store.Publication) (int64, error) {
+	raw, err := content.FetchAll(ctx, p.Content, p.Manifest)
+	if err != nil {
+		return 0, fmt.Errorf("fetch manifest %s: %w", p.Manifest.Digest, err)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return 0, fmt.Errorf("manifest %s: %w: %w", p.Manifest.Digest, store.ErrInvalidArgument, err)
+	}
+	if m.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != s.artifactType {
+		return 0, fmt.Errorf("manifest %s: %w: mediaType %q artifactType %q, want %s and %s",
+			p.Manifest.Digest, store.ErrInvalidArgument, m.MediaType, m.ArtifactType, ocispec.MediaTypeImageManifest, s.artifactType)
+	}
+	size := p.Manifest.Size
+	for _, desc := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+		err := s.pushReader(ctx, desc, func() (io.ReadCloser, error) {
+			rc, err := p.Content.Fetch(ctx, desc)
+			if err != nil {
+				return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
+			}
+			return rc, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		size += desc.Size
+	}
+	return size, s.pushBytes(ctx, p.Manifest, raw)
+}
+
+// commit indexes e in one transaction, then adds it to the catalog. It
+// returns the version as stored and the publish record the index keeps:
+// e's own when this call created the version, another one when an equal
+// publish won the race. It wraps store.ErrAlreadyExists when the version
+// or the digest is taken by other content.
+func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, error) {
+	v := e.Version
+	subject := v.Name + "@" + v.Version
+	if err := ctx.Err(); err != nil {
+		return store.Version{}, "", fmt.Errorf("%s: %w", subject, err)
+	}
+	vi, err := newVerInfo(v)
+	if err != nil {
+		return store.Version{}, "", err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var out entry
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		stored, err := readEntry(tx, v.Name, v.Version)
+		switch {
+		case err == nil && stored.Version.Digest == v.Digest:
+			out = stored
+			return nil
+		case err == nil:
+			return fmt.Errorf("%s: %w: published as %s", subject, store.ErrAlreadyExists, stored.Version.Digest)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if other := tx.Bucket(bucketDigests).Get([]byte(v.Digest)); other != nil {
+			name, version := splitKey(other)
+			return fmt.Errorf("%s: %w: manifest %s is published as %s@%s", subject, store.ErrAlreadyExists, v.Digest, name, version)
+		}
+		out = e
+		return writeVersion(tx, e)
+	})
+	if err != nil {
+		return store.Version{}, "", translate(err)
+	}
+	if out.Record == e.Record {
+		s.catalog.publish(v.Name, vi)
+	}
+	return out.Version, out.Record, nil
+}

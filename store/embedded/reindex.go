@@ -1,0 +1,223 @@
+package embedded
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/capcenter/capcenter/store"
+)
+
+// found is what a walk of the content finds: capability manifests, and
+// per manifest digest its earliest publish record and newest state.
+type found struct {
+	manifests map[digest.Digest]scanned
+	published map[digest.Digest]publishRecord
+	states    map[digest.Digest]state
+}
+
+// scanned is one capability manifest and the version size it makes.
+type scanned struct {
+	desc ocispec.Descriptor
+	size int64
+}
+
+// Reindex rebuilds the index from content alone. It walks every blob,
+// keeps the capability manifests (of the store's artifact type) that have
+// a publish record, asks describe for their catalog fields, applies each
+// version's newest state record, and replaces the whole index in one
+// transaction and the catalog after it. Publishes wait while it runs. A
+// capability manifest without a publish record (a publish that failed
+// before its commit) stays out of the catalog. When two published
+// manifests claim one version (only after a crash mid-publish), the one
+// published first wins. It fails, leaving the old index in place, when the
+// content cannot be read, describe fails for a manifest, or ctx is done.
+func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
+	if err := s.ready(ctx); err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	if describe == nil {
+		return fmt.Errorf("reindex: describe: %w: nil", store.ErrInvalidArgument)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	f, err := s.scan(ctx)
+	if err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	entries, err := s.describeAll(ctx, f, describe)
+	if err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	c := newCatalog()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := resetBuckets(tx); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := writeVersion(tx, e); err != nil {
+				return err
+			}
+			st, ok := f.states[digest.Digest(e.Version.Digest)]
+			if ok {
+				if err := writeState(tx, versionKey(e.Version.Name, e.Version.Version), st); err != nil {
+					return err
+				}
+			}
+			st.apply(&e.Version)
+			vi, err := newVerInfo(e.Version)
+			if err != nil {
+				return err
+			}
+			c.add(e.Version.Name, vi)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reindex: %w", translate(err))
+	}
+	c.sortAll()
+	s.catalog.replace(c)
+	return nil
+}
+
+// resetBuckets empties the index inside tx.
+func resetBuckets(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return err
+		}
+		if _, err := tx.CreateBucket(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan walks the blob directory and sorts out the manifests it needs.
+// Blobs that are not small JSON manifests are skipped unread.
+func (s *Store) scan(ctx context.Context) (found, error) {
+	f := found{
+		manifests: map[digest.Digest]scanned{},
+		published: map[digest.Digest]publishRecord{},
+		states:    map[digest.Digest]state{},
+	}
+	root := filepath.Join(s.dir, "content", ocispec.ImageBlobsDir, string(digest.SHA256))
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, err
+	}
+	for _, de := range entries {
+		if err := ctx.Err(); err != nil {
+			return f, err
+		}
+		info, err := de.Info()
+		if err != nil || !info.Mode().IsRegular() || info.Size() > maxManifestSize {
+			continue
+		}
+		d := digest.NewDigestFromEncoded(digest.SHA256, de.Name())
+		if d.Validate() != nil {
+			continue
+		}
+		if err := s.scanBlob(ctx, f, ocispec.Descriptor{Digest: d, Size: info.Size()}); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+// scanBlob reads one blob and records it if it is a capability manifest,
+// a publish record or a state record.
+func (s *Store) scanBlob(ctx context.Context, f found, desc ocispec.Descriptor) error {
+	raw, err := content.FetchAll(ctx, s.content, desc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", desc.Digest, err)
+	}
+	var m ocispec.Manifest
+	if json.Unmarshal(raw, &m) != nil || m.MediaType != ocispec.MediaTypeImageManifest {
+		return nil
+	}
+	desc.MediaType, desc.ArtifactType = m.MediaType, m.ArtifactType
+	switch {
+	case m.ArtifactType == s.artifactType:
+		size := desc.Size + m.Config.Size
+		for _, l := range m.Layers {
+			size += l.Size
+		}
+		f.manifests[desc.Digest] = scanned{desc: desc, size: size}
+	case m.Subject == nil:
+	case m.ArtifactType == publishRecordType:
+		var r publishRecord
+		if err := s.readRecord(ctx, m.Config, &r); err != nil {
+			return err
+		}
+		r.Digest = desc.Digest.String()
+		if old, ok := f.published[m.Subject.Digest]; !ok || r.Created.Before(old.Created) {
+			f.published[m.Subject.Digest] = r
+		}
+	case m.ArtifactType == stateRecordType:
+		var r stateRecord
+		if err := s.readRecord(ctx, m.Config, &r); err != nil {
+			return err
+		}
+		if old, ok := f.states[m.Subject.Digest]; !ok || r.Seq > old.Seq {
+			f.states[m.Subject.Digest] = r.state
+		}
+	}
+	return nil
+}
+
+// readRecord decodes a record's config blob into v.
+func (s *Store) readRecord(ctx context.Context, cfg ocispec.Descriptor, v any) error {
+	raw, err := content.FetchAll(ctx, s.content, cfg)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", cfg.Digest, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("record %s: %w", cfg.Digest, err)
+	}
+	return nil
+}
+
+// describeAll builds the index entry of every published capability
+// manifest, one per version (the earliest published when several claim
+// it).
+func (s *Store) describeAll(ctx context.Context, f found, describe store.Describer) (map[string]entry, error) {
+	entries := map[string]entry{}
+	for d, sc := range f.manifests {
+		rec, ok := f.published[d]
+		if !ok {
+			continue
+		}
+		key := string(versionKey(rec.Name, rec.Version))
+		if old, ok := entries[key]; ok && cmp.Or(old.Version.Created.Compare(rec.Created), cmp.Compare(old.Version.Digest, d.String())) < 0 {
+			continue
+		}
+		v, err := describe(ctx, s.content, sc.desc)
+		if err != nil {
+			return nil, fmt.Errorf("describe %s@%s (%s): %w", rec.Name, rec.Version, d, err)
+		}
+		v = catalogFields(v)
+		v.Name, v.Version = rec.Name, rec.Version
+		v.Digest, v.Size, v.Created = d.String(), sc.size, rec.Created
+		entries[key] = entry{Version: v, Record: rec.Digest, ManifestSize: sc.desc.Size}
+	}
+	return entries, nil
+}

@@ -1,0 +1,104 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/capcenter/capcenter/store"
+)
+
+// SetState yanks, unyanks, deprecates or undeprecates a version and
+// returns it as it now is. The new state is pushed as a state record (a
+// referrer of the version's manifest) before the index commits it, so
+// Reindex restores it. A change that changes nothing writes nothing. An
+// unknown capability or version wraps store.ErrNotFound; a change that
+// sets both or neither of Yank and Deprecate wraps store.ErrInvalidArgument.
+func (s *Store) SetState(ctx context.Context, name, version string, ch store.StateChange) (store.Version, error) {
+	subject := name + "@" + version
+	if err := s.ready(ctx); err != nil {
+		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
+	}
+	if ch.Yank == ch.Deprecate {
+		return store.Version{}, fmt.Errorf("%s: state change: %w: set exactly one of yank and deprecate", subject, store.ErrInvalidArgument)
+	}
+	// Serialize state changes so each one starts from the last committed.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var (
+		e   entry
+		old state
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if e, err = readEntry(tx, name, version); err != nil {
+			return err
+		}
+		old, err = readState(tx, versionKey(name, version))
+		return err
+	})
+	if err != nil {
+		return store.Version{}, translate(err)
+	}
+	next := change(old, ch)
+	if next == old {
+		return e.Version, nil
+	}
+	now := time.Now().UTC()
+	next.Seq = max(now.UnixNano(), old.Seq+1)
+	manifest := ocispec.Descriptor{
+		MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest(e.Version.Digest),
+		Size: e.ManifestSize, ArtifactType: s.artifactType,
+	}
+	if _, err := s.pushRecord(ctx, stateRecordType, manifest, now, stateRecord{Name: name, Version: version, state: next}); err != nil {
+		return store.Version{}, fmt.Errorf("%s: state record: %w", subject, err)
+	}
+	if err := s.commitState(ctx, name, version, next); err != nil {
+		return store.Version{}, err
+	}
+	next.apply(&e.Version)
+	return e.Version, nil
+}
+
+// change applies ch to st, keeping st.Seq.
+func change(st state, ch store.StateChange) state {
+	switch {
+	case ch.Yank && ch.Undo:
+		st.Yanked, st.YankReason = false, ""
+	case ch.Yank:
+		st.Yanked, st.YankReason = true, ch.Message
+	case ch.Undo:
+		st.Deprecated, st.DeprecationMessage = false, ""
+	default:
+		st.Deprecated, st.DeprecationMessage = true, ch.Message
+	}
+	return st
+}
+
+// commitState writes a version's state and tells the catalog. The caller
+// holds writeMu.
+func (s *Store) commitState(ctx context.Context, name, version string, st state) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s@%s: %w", name, version, err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		key := versionKey(name, version)
+		if tx.Bucket(bucketVersions).Get(key) == nil {
+			return fmt.Errorf("%s@%s: %w", name, version, store.ErrNotFound)
+		}
+		return writeState(tx, key, st)
+	})
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("%s@%s: %w", name, version, translate(err))
+		}
+		return err
+	}
+	s.catalog.setYanked(name, version, st.Yanked)
+	return nil
+}
