@@ -29,21 +29,23 @@ func DescribeWithin(lim capabilities.Limits) store.Describer {
 		if err != nil {
 			return store.Version{}, err
 		}
-		return describeBundle(b)
+		return describeBundle(ctx, src, manifest, b)
 	}
 }
 
 var _ store.Describer = Describe
 
-// describeBundle maps a validated bundle to the catalog fields of a
-// version; the store fills the digest, size, time and state. It fails when
-// the parameter schema cannot be derived.
-func describeBundle(b *capabilities.Bundle) (store.Version, error) {
-	cfg, err := b.Config()
+// describeBundle maps b, validated and unpacked from manifest in src, to the
+// catalog fields of a version; the store fills the digest, size, time and
+// state. The parameter schema comes from the config blob Unpack verified,
+// not from b.Config(), which would evaluate the template once more. It
+// fails when src cannot give the manifest or config again.
+func describeBundle(ctx context.Context, src content.Fetcher, manifest ocispec.Descriptor, b *capabilities.Bundle) (store.Version, error) {
+	m := b.Metadata
+	schema, err := parameterSchema(ctx, src, manifest)
 	if err != nil {
-		return store.Version{}, err
+		return store.Version{}, fmt.Errorf("%s@%s: %w", m.Name, m.Version, err)
 	}
-	m := cfg.Metadata
 	v := store.Version{
 		Name:        m.Name,
 		Version:     m.Version,
@@ -58,11 +60,33 @@ func describeBundle(b *capabilities.Bundle) (store.Version, error) {
 	for _, d := range m.Dependencies {
 		v.Dependencies = append(v.Dependencies, store.Dependency{Name: d.Name, Range: d.Version})
 	}
-	if cfg.ParameterSchema != nil {
-		v.ParameterSchema, err = json.Marshal(cfg.ParameterSchema)
-		if err != nil {
-			return store.Version{}, fmt.Errorf("%s@%s: parameter schema: %w", m.Name, m.Version, err)
-		}
+	if len(schema) > 0 && string(schema) != "null" {
+		v.ParameterSchema = schema
 	}
 	return v, nil
+}
+
+// parameterSchema reads the parameterSchema field of the config blob of
+// manifest, as raw JSON. Both blobs were verified by Unpack, and are read
+// again bounded by their declared sizes.
+func parameterSchema(ctx context.Context, src content.Fetcher, manifest ocispec.Descriptor) (json.RawMessage, error) {
+	data, err := content.FetchAll(ctx, src, manifest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	data, err = content.FetchAll(ctx, src, man.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var cfg struct {
+		ParameterSchema json.RawMessage `json:"parameterSchema"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg.ParameterSchema, nil
 }

@@ -180,5 +180,5 @@ func (s *Server) validate(ctx context.Context, staging content.Fetcher, desc oci
 			"header.manifest: %s is not the canonical packing of this bundle (%s): pack bundles with capctl or capabilities.Pack",
 			desc.Digest, repacked.Digest)
 	}
-	return describeBundle(b)
+	return describeBundle(ctx, staging, desc, b)
 }
