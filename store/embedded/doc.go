@@ -58,7 +58,8 @@
 // default) rather than waiting forever. Scale-out is a different backend,
 // not several processes over one dir.
 //
-// Every index commit is fsynced (unless Options.NoSync), so publish
+// Every index commit is fsynced (unless Options.NoSync); publishes that
+// commit while another commit runs share the next transaction, so publish
 // throughput is bounded by the disk's sync latency, not by the size of the
 // index.
 //

@@ -62,6 +62,8 @@ type Store struct {
 	// them, serializes SetState's read-modify-write, and keeps Publish from
 	// committing while Reindex rebuilds.
 	writeMu sync.Mutex
+	// commits shares index transactions between concurrent publishes.
+	commits *groupCommit
 	catalog *catalog
 }
 
@@ -96,6 +98,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", dbPath, err)
 	}
 	s := &Store{dir: dir, artifactType: opts.ArtifactType, content: cs, db: db}
+	s.commits = &groupCommit{db: db, writeMu: &s.writeMu}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("%s: %w", dbPath, err)

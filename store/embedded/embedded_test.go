@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,6 +171,36 @@ func BenchmarkPublish(b *testing.B) {
 			b.ReportMetric(float64(i)/spent.Seconds(), "publishes/s")
 		})
 	}
+}
+
+// BenchmarkPublishParallel publishes with 8 in flight, the case where
+// concurrent publishes can share an index commit.
+func BenchmarkPublishParallel(b *testing.B) {
+	s := mustOpen(b, b.TempDir(), Options{})
+	const n = 8
+	pubs := make([]store.Publication, 0, 400)
+	for i := range cap(pubs) {
+		pubs = append(pubs, storetest.Publication(b, store.Version{Name: fmt.Sprintf("par-%d", i%50), Version: fmt.Sprintf("1.0.%d", i)}))
+	}
+	var next atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(pubs)) {
+					return
+				}
+				if _, _, err := s.Publish(b.Context(), pubs[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(len(pubs))/time.Since(start).Seconds(), "publishes/s")
 }
 
 func BenchmarkListCapabilities(b *testing.B) {

@@ -162,10 +162,8 @@ func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, err
 	if err != nil {
 		return store.Version{}, "", err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
 	var out entry
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.commits.do(func(tx *bolt.Tx) error {
 		stored, err := readEntry(tx, v.Name, v.Version)
 		switch {
 		case err == nil && stored.Version.Digest == v.Digest:
@@ -182,12 +180,13 @@ func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, err
 		}
 		out = e
 		return writeVersion(tx, e)
+	}, func() {
+		if out.Record == e.Record {
+			s.catalog.publish(v.Name, vi)
+		}
 	})
 	if err != nil {
 		return store.Version{}, "", translate(err)
-	}
-	if out.Record == e.Record {
-		s.catalog.publish(v.Name, vi)
 	}
 	return out.Version, out.Record, nil
 }
