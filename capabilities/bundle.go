@@ -1,6 +1,7 @@
 package capabilities
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -28,6 +29,11 @@ type File struct {
 // this package has been validated.
 type Bundle struct {
 	Metadata Metadata
+	// MetadataYAML is capability.yaml as written, comments and all, so
+	// that a pulled bundle gives its author's file back byte for byte. It
+	// is used only while it says what Metadata says: when it is nil or
+	// Metadata was changed since, the file is Metadata.Encode().
+	MetadataYAML []byte
 	// Template is template.cue as written; nil for controller bundles.
 	Template []byte
 	// Definition is Template parsed; nil for controller bundles.
@@ -38,10 +44,10 @@ type Bundle struct {
 	Readme    []byte
 }
 
-// Files returns every file of the bundle but capability.yaml, in the order
-// they are packed: template, manifests, README, examples.
+// Files returns every file of the bundle in the order they are packed:
+// capability.yaml, template, manifests, README, examples.
 func (b *Bundle) Files() []File {
-	var files []File
+	files := []File{{MetadataFile, b.metadataFile()}}
 	if b.Template != nil {
 		files = append(files, File{TemplateFile, b.Template})
 	}
@@ -176,4 +182,16 @@ func parseBounded(ctx context.Context, timeout time.Duration, src []byte, ps *pr
 // order the files were read in.
 func sortFiles(files []File) {
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// metadataFile is the capability.yaml to pack: MetadataYAML when it still
+// agrees with Metadata, Metadata.Encode() otherwise.
+func (b *Bundle) metadataFile() []byte {
+	want := b.Metadata.Encode()
+	if b.MetadataYAML != nil {
+		if m, err := ParseMetadata(MetadataFile, b.MetadataYAML); err == nil && bytes.Equal(m.Encode(), want) {
+			return b.MetadataYAML
+		}
+	}
+	return want
 }

@@ -85,6 +85,7 @@ func ExamplePack() {
 	// application/vnd.oci.image.manifest.v1+json
 	// application/vnd.capcenter.capability.v1
 	// acme/webapp 1.2.0
+	//   capability.yaml
 	//   template.cue
 	//   manifests/configmap.yaml
 	//   README.md

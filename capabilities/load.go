@@ -163,6 +163,7 @@ func FromFiles(ctx context.Context, files []File, lim Limits) (*Bundle, error) {
 		ps.add(MetadataFile, 0, 0, "missing: every bundle needs name, version and kind")
 	} else if m := parseMetadata(MetadataFile, meta, &ps); m != nil {
 		b.Metadata = *m
+		b.MetadataYAML = meta
 	}
 	if err := b.finish(ctx, lim, ps); err != nil {
 		return nil, err // never half a bundle
@@ -231,8 +232,7 @@ func WriteDir(dir string, b *Bundle) error {
 		return err
 	}
 	defer root.Close()
-	files := append([]File{{MetadataFile, b.Metadata.Encode()}}, b.Files()...)
-	for _, f := range files {
+	for _, f := range b.Files() {
 		if err := checkPath(f.Name); err != nil {
 			return err
 		}

@@ -192,7 +192,7 @@ func TestLoadGood(t *testing.T) {
 	for _, f := range b.Files() {
 		names = append(names, f.Name)
 	}
-	wantNames := []string{TemplateFile, "manifests/configmap.yaml", ReadmeFile, "examples/basic.yaml"}
+	wantNames := []string{MetadataFile, TemplateFile, "manifests/configmap.yaml", ReadmeFile, "examples/basic.yaml"}
 	if !reflect.DeepEqual(names, wantNames) {
 		t.Errorf("Files() = %q, want %q", names, wantNames)
 	}

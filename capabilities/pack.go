@@ -17,6 +17,7 @@ import (
 const (
 	ArtifactType      = "application/vnd.capcenter.capability.v1"
 	MediaTypeConfig   = "application/vnd.capcenter.capability.config.v1+json"
+	MediaTypeMetadata = "application/vnd.capcenter.capability.metadata.v1+yaml"
 	MediaTypeTemplate = "application/vnd.capcenter.capability.template.v1+cue"
 	MediaTypeManifest = "application/vnd.capcenter.capability.manifest.v1+yaml"
 	MediaTypeExample  = "application/vnd.capcenter.capability.example.v1+yaml"
@@ -53,6 +54,8 @@ func (b *Bundle) Config() (*Config, error) {
 // mediaTypeOf returns the layer media type of a bundle file.
 func mediaTypeOf(name string) string {
 	switch fileRole(name) {
+	case MetadataFile:
+		return MediaTypeMetadata
 	case TemplateFile:
 		return MediaTypeTemplate
 	case ReadmeFile:

@@ -121,6 +121,7 @@ func TestPackLayout(t *testing.T) {
 		got = append(got, layer{l.MediaType, l.Annotations[ocispec.AnnotationTitle]})
 	}
 	want := []layer{
+		{MediaTypeMetadata, MetadataFile},
 		{MediaTypeTemplate, TemplateFile},
 		{MediaTypeManifest, "manifests/configmap.yaml"},
 		{MediaTypeReadme, ReadmeFile},
@@ -169,7 +170,7 @@ func TestPackController(t *testing.T) {
 	var m ocispec.Manifest
 	fetchJSON(t, store, desc, &m)
 	fetchJSON(t, store, m.Config, &cfg)
-	if _, ok := cfg["parameterSchema"]; ok || len(m.Layers) != 1 {
+	if _, ok := cfg["parameterSchema"]; ok || len(m.Layers) != 2 {
 		t.Errorf("controller config = %v, %d layers", cfg, len(m.Layers))
 	}
 	got, err := Unpack(t.Context(), store, desc, Limits{})

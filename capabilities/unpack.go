@@ -1,6 +1,7 @@
 package capabilities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ func Unpack(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, l
 	var ps problems
 	checkMetadata(&cfg.Metadata, "config", func(string) (int, int) { return 0, 0 }, &ps)
 	b := &Bundle{Metadata: cfg.Metadata}
+	var meta []byte
 	for _, l := range manifest.Layers {
 		name := l.Annotations[ocispec.AnnotationTitle]
 		data, err := fetchBounded(ctx, src, l, lim.MaxFileSize)
@@ -45,6 +47,8 @@ func Unpack(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, l
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		switch fileRole(name) {
+		case MetadataFile:
+			meta = data
 		case TemplateFile:
 			b.Template = data
 		case ReadmeFile:
@@ -57,6 +61,7 @@ func Unpack(ctx context.Context, src content.Fetcher, desc ocispec.Descriptor, l
 	}
 	sortFiles(b.Manifests)
 	sortFiles(b.Examples)
+	checkMetadataLayer(b, meta, &ps)
 	if err := b.finish(ctx, lim, ps); err != nil {
 		return nil, err // never half a bundle
 	}
@@ -106,7 +111,7 @@ func checkLayers(m *ocispec.Manifest, lim Limits) error {
 		}
 		role := fileRole(name)
 		switch {
-		case role == "" || role == MetadataFile:
+		case role == "":
 			return fmt.Errorf("layer %d: %q: %w: no such file in a bundle", i, name, ErrInvalid)
 		case l.MediaType != mediaTypeOf(name):
 			return fmt.Errorf("layer %d: %q: %w: media type %q, want %q", i, name, ErrInvalid, l.MediaType, mediaTypeOf(name))
@@ -142,4 +147,23 @@ func fetchBounded(ctx context.Context, src content.Fetcher, desc ocispec.Descrip
 		return nil, fmt.Errorf("%s: %w", desc.Digest, err)
 	}
 	return data, nil
+}
+
+// checkMetadataLayer checks that the capability.yaml layer is there and
+// says what the config says, and keeps it as the bundle's MetadataYAML.
+func checkMetadataLayer(b *Bundle, meta []byte, ps *problems) {
+	if meta == nil {
+		ps.add(MetadataFile, 0, 0, "missing: the artifact has no %s layer", MetadataFile)
+		return
+	}
+	m := parseMetadata(MetadataFile, meta, ps)
+	if m == nil {
+		return
+	}
+	if !bytes.Equal(m.Encode(), b.Metadata.Encode()) {
+		ps.add(MetadataFile, 0, 0, "does not agree with the artifact config: the config says %s %s, the file %s %s",
+			b.Metadata.Name, b.Metadata.Version, m.Name, m.Version)
+		return
+	}
+	b.MetadataYAML = meta
 }

@@ -107,7 +107,7 @@ func (r *countingReader) Read(p []byte) (int, error) {
 // refuses the result for the right reason.
 func TestUnpackRefuses(t *testing.T) {
 	t.Parallel()
-	readme := func(m *ocispec.Manifest) *ocispec.Descriptor { return &m.Layers[2] }
+	readme := func(m *ocispec.Manifest) *ocispec.Descriptor { return &m.Layers[3] }
 	title := func(name string) func(*ocispec.Manifest) {
 		return func(m *ocispec.Manifest) { readme(m).Annotations = map[string]string{ocispec.AnnotationTitle: name} }
 	}
@@ -118,18 +118,22 @@ func TestUnpackRefuses(t *testing.T) {
 		is     error
 		msg    string
 	}{
-		{"parent title", title("../x.yaml"), Limits{}, ErrUnsafePath, `layer 2: "../x.yaml": unsafe path: '.' and '..' are not allowed`},
+		{"parent title", title("../x.yaml"), Limits{}, ErrUnsafePath, `layer 3: "../x.yaml": unsafe path: '.' and '..' are not allowed`},
 		{"nested parent title", title("manifests/../../x.yaml"), Limits{}, ErrUnsafePath, "'.' and '..' are not allowed"},
 		{"absolute title", title("/etc/cron.d/x.yaml"), Limits{}, ErrUnsafePath, `"/etc/cron.d/x.yaml": unsafe path: want a relative slash-separated path`},
 		{"backslash title", title(`manifests\..\..\x.yaml`), Limits{}, ErrUnsafePath, "want a relative slash-separated path"},
 		{"empty title", title(""), Limits{}, ErrUnsafePath, "empty file name"},
-		{"no title", func(m *ocispec.Manifest) { readme(m).Annotations = nil }, Limits{}, ErrInvalid, "layer 2: invalid bundle: no org.opencontainers.image.title"},
+		{"no title", func(m *ocispec.Manifest) { readme(m).Annotations = nil }, Limits{}, ErrInvalid, "layer 3: invalid bundle: no org.opencontainers.image.title"},
 		{"unknown file", title("notes.txt"), Limits{}, ErrInvalid, `"notes.txt": invalid bundle: no such file in a bundle`},
-		{"metadata as a layer", title(MetadataFile), Limits{}, ErrInvalid, "no such file in a bundle"},
+		{"metadata twice", func(m *ocispec.Manifest) {
+			title(MetadataFile)(m)
+			readme(m).MediaType = MediaTypeMetadata
+		}, Limits{}, ErrInvalid, `layer 3: "capability.yaml": invalid bundle: appears twice`},
+		{"no metadata layer", func(m *ocispec.Manifest) { m.Layers = m.Layers[1:] }, Limits{}, ErrInvalid, "capability.yaml: missing"},
 		{"title twice", func(m *ocispec.Manifest) {
 			title("manifests/configmap.yaml")(m)
 			readme(m).MediaType = MediaTypeManifest
-		}, Limits{}, ErrInvalid, `layer 2: "manifests/configmap.yaml": invalid bundle: appears twice`},
+		}, Limits{}, ErrInvalid, `layer 3: "manifests/configmap.yaml": invalid bundle: appears twice`},
 		{"wrong layer media type", func(m *ocispec.Manifest) { readme(m).MediaType = "application/octet-stream" },
 			Limits{}, ErrInvalid, `media type "application/octet-stream", want "text/markdown"`},
 		{"wrong artifact type", func(m *ocispec.Manifest) { m.ArtifactType = "application/vnd.example.other" },
@@ -138,7 +142,7 @@ func TestUnpackRefuses(t *testing.T) {
 			Limits{}, ErrInvalid, `config mediaType "application/json"`},
 		{"wrong manifest media type", func(m *ocispec.Manifest) { m.MediaType = ocispec.MediaTypeImageIndex },
 			Limits{}, ErrInvalid, "manifest mediaType"},
-		{"too many layers", nil, Limits{MaxFiles: 3}, ErrTooLarge, "4 layers, more than 3"},
+		{"too many layers", nil, Limits{MaxFiles: 3}, ErrTooLarge, "5 layers, more than 3"},
 		{"bundle too large", nil, Limits{MaxBundleSize: 2000}, ErrTooLarge, "bundle larger than 2000 bytes"},
 		{"negative size", func(m *ocispec.Manifest) { readme(m).Size = -1 }, Limits{}, ErrTooLarge, "-1 bytes"},
 		{"missing blob", func(m *ocispec.Manifest) {

@@ -554,8 +554,7 @@ func (c *catalog) testPull(t *testing.T) {
 }
 
 // compareTrees reports every file of want that got lacks or holds other
-// bytes in, and every file got has beyond want. capability.yaml is
-// compared as metadata: the artifact keeps it in its config, re-encoded.
+// bytes in, and every file got has beyond want.
 func compareTrees(t *testing.T, name string, want, got map[string][]byte) {
 	t.Helper()
 	for path, data := range want {
@@ -563,8 +562,6 @@ func compareTrees(t *testing.T, name string, want, got map[string][]byte) {
 		switch {
 		case !ok:
 			t.Errorf("pull %s: %s is missing", name, path)
-		case path == capabilities.MetadataFile:
-			compareMetadata(t, name, data, other)
 		case !bytes.Equal(data, other):
 			t.Errorf("pull %s: %s differs from the source:\n%s\nwant:\n%s", name, path, other, data)
 		}
@@ -573,27 +570,6 @@ func compareTrees(t *testing.T, name string, want, got map[string][]byte) {
 		if _, ok := want[path]; !ok {
 			t.Errorf("pull %s: %s is not in the source folder", name, path)
 		}
-	}
-}
-
-// compareMetadata checks that two capability.yaml files say the same.
-func compareMetadata(t *testing.T, name string, want, got []byte) {
-	t.Helper()
-	if bytes.Equal(want, got) {
-		return
-	}
-	t.Logf("pull %s: capability.yaml is re-encoded from the artifact config, not byte-identical to the source", name)
-	w, err := capabilities.ParseMetadata(capabilities.MetadataFile, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := capabilities.ParseMetadata(capabilities.MetadataFile, got)
-	if err != nil {
-		t.Errorf("pull %s: capability.yaml: %v", name, err)
-		return
-	}
-	if !bytes.Equal(w.Encode(), g.Encode()) {
-		t.Errorf("pull %s: capability.yaml says\n%s\nwant\n%s", name, got, want)
 	}
 }
 
