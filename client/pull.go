@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,8 +10,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/content/memory"
-	"oras.land/oras-go/v2/errdef"
 
 	"github.com/capcenter/capcenter/capabilities"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
@@ -25,7 +22,7 @@ type Pulled struct {
 	// Manifest describes the bundle's OCI image manifest; its digest is
 	// Version.Digest.
 	Manifest ocispec.Descriptor
-	// Bundle is the unpacked, validated bundle.
+	// Bundle is the unpacked, validated bundle; PullContent leaves it nil.
 	Bundle *capabilities.Bundle
 	// Content holds the manifest, config and layers as pulled, for copying
 	// the artifact elsewhere (an OCI layout, a cluster's registry).
@@ -33,16 +30,31 @@ type Pulled struct {
 }
 
 // Pull downloads version of capability name ("" or Latest for the highest
-// version not yanked) and unpacks it within lim. It verifies as it reads:
-// the manifest against the version's digest, the declared sizes against
-// lim before any content is read, and each blob against its descriptor,
-// reading no further than the sizes declared. It fails with ErrNotFound
-// when there is no such version, ErrDigestMismatch when the content is not
-// what its digests say (nothing is returned then), an error wrapping
-// capabilities.ErrTooLarge when the bundle exceeds lim, ErrInternal when
-// the server breaks the wire protocol, and Unpack's errors when the
-// verified content is not a valid bundle.
+// version not yanked) as PullContent does, then unpacks and validates it
+// within lim. It fails as PullContent does, and with Unpack's errors when
+// the verified content is not a valid bundle.
 func (c *Client) Pull(ctx context.Context, name, version string, lim capabilities.Limits) (*Pulled, error) {
+	p, err := c.PullContent(ctx, name, version, lim)
+	if err != nil {
+		return nil, err
+	}
+	if p.Bundle, err = capabilities.Unpack(ctx, p.Content, p.Manifest, lim); err != nil {
+		return nil, fmt.Errorf("%s: %w", Ref(name, orLatest(version)), err)
+	}
+	return p, nil
+}
+
+// PullContent downloads the artifact of version of capability name, every
+// byte verified, without unpacking it: for mirroring, or when only the
+// content is wanted. It verifies as it reads: the manifest against the
+// version's digest, the declared sizes against lim before any content is
+// read, and each blob against its descriptor, reading no further than the
+// sizes declared. It fails with ErrNotFound when there is no such version,
+// ErrDigestMismatch when the content is not what its digests say (nothing
+// is returned then), an error wrapping capabilities.ErrTooLarge when the
+// bundle exceeds lim, and ErrInternal when the server breaks the wire
+// protocol.
+func (c *Client) PullContent(ctx context.Context, name, version string, lim capabilities.Limits) (*Pulled, error) {
 	rn, err := versionName(name, version)
 	if err != nil {
 		return nil, err
@@ -69,10 +81,7 @@ func (c *Client) Pull(ctx context.Context, name, version string, lim capabilitie
 	if err != nil {
 		return nil, err
 	}
-	staged := memory.New()
-	if err := staged.Push(ctx, p.Manifest, bytes.NewReader(header.GetManifest())); err != nil {
-		return nil, fmt.Errorf("%s: %w", subject, err)
-	}
+	staged := verified{p.Manifest.Digest: header.GetManifest()} // checkHeader verified it
 	var total int64
 	for _, d := range blobs {
 		total += d.Size
@@ -82,9 +91,6 @@ func (c *Client) Pull(ctx context.Context, name, version string, lim capabilitie
 	tr.Done(err)
 	if err != nil {
 		return nil, err
-	}
-	if p.Bundle, err = capabilities.Unpack(ctx, staged, p.Manifest, lim); err != nil {
-		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
 	p.Content = staged
 	return p, nil
@@ -152,7 +158,7 @@ func checkSizes(blobs []ocispec.Descriptor, lim capabilities.Limits) error {
 
 // receiveBlobs reads each blob's declared size from the stream's chunks,
 // verifies it and stores it in dst; then it checks the stream ends.
-func receiveBlobs(ctx context.Context, subject string, stream capcenterv1.CapabilityService_PullBundleClient, dst content.Pusher, blobs []ocispec.Descriptor, tr Tracker) error {
+func receiveBlobs(ctx context.Context, subject string, stream capcenterv1.CapabilityService_PullBundleClient, dst verified, blobs []ocispec.Descriptor, tr Tracker) error {
 	r := &chunkReader{recv: stream.Recv, tr: tr}
 	for _, d := range blobs {
 		data := make([]byte, d.Size)
@@ -166,9 +172,7 @@ func receiveBlobs(ctx context.Context, subject string, stream capcenterv1.Capabi
 		if got := d.Digest.Algorithm().FromBytes(data); got != d.Digest {
 			return fmt.Errorf("%s: %s: %w: received content hashes to %s", subject, d.Digest, ErrDigestMismatch, got)
 		}
-		if err := dst.Push(ctx, d, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return fmt.Errorf("%s: %s: %w", subject, d.Digest, err)
-		}
+		dst[d.Digest] = data
 	}
 	return r.end(ctx, subject)
 }

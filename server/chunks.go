@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 )
 
@@ -53,6 +54,29 @@ func (w *chunkWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// ReadFrom implements io.ReaderFrom, so io.Copy reads straight into the
+// chunk being filled instead of through a buffer of its own. It fails with
+// r's error or send's.
+func (w *chunkWriter) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		n, err := r.Read(w.buf[len(w.buf):cap(w.buf)])
+		w.buf = w.buf[:len(w.buf)+n]
+		total += int64(n)
+		if len(w.buf) == cap(w.buf) {
+			if ferr := w.Flush(); ferr != nil {
+				return total, ferr
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return total, nil
+		case err != nil:
+			return total, err
+		}
+	}
 }
 
 // Flush sends the bytes not sent yet, if any. The chunk passed to send is

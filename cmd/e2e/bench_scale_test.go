@@ -11,14 +11,10 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/memory"
 
 	"github.com/capcenter/capcenter/capabilities"
-	"github.com/capcenter/capcenter/client"
-	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 )
 
 // seeded is a pair whose capd and peer hold the same seeded catalog.
@@ -233,17 +229,17 @@ func BenchmarkPull100MiB(b *testing.B) {
 	b.ReportMetric(capdRate, "capd-MiB/s")
 	b.ReportMetric(peerRate, "peer-MiB/s")
 	b.SetBytes(p.size())
-	raw := rawPullRate(b, pr, p)
-	b.ReportMetric(raw, "capd-stream-MiB/s")
-	record(fmt.Sprintf("pull a %d MiB bundle (MiB/s)", p.size()/mib), fmt.Sprintf("%.0f", capdRate), fmt.Sprintf("%.0f", peerRate),
+	full := fullPullRate(b, pr, p)
+	b.ReportMetric(full, "capd-unpacked-MiB/s")
+	record(fmt.Sprintf("pull a %d MiB bundle, digests verified (MiB/s)", p.size()/mib), fmt.Sprintf("%.0f", capdRate), fmt.Sprintf("%.0f", peerRate),
 		"≥ peer: "+met(capdRate >= peerRate))
-	record("  the same, capd stream only (no unpack)", fmt.Sprintf("%.0f", raw), "-", "-")
+	record("  the same, then unpacked and validated (client.Pull)", fmt.Sprintf("%.0f", full), "-", "-")
 }
 
-// pullCapd pulls p from capd with the client: the stream, every digest
-// verified, and the bundle unpacked and validated.
+// pullCapd pulls p from capd into memory with the client, which verifies
+// every digest: the same work as pullPeer.
 func pullCapd(ctx context.Context, pr *pair, p packed) error {
-	pulled, err := pr.cl.Pull(ctx, "big", p.tag, capabilities.Limits{MaxBundleSize: 256 * mib})
+	pulled, err := pr.cl.PullContent(ctx, "big", p.tag, capabilities.Limits{MaxBundleSize: 256 * mib})
 	if err != nil {
 		return err
 	}
@@ -263,23 +259,20 @@ func pullPeer(ctx context.Context, pr *pair, repo string, p packed) error {
 	return err
 }
 
-// rawPullRate is capd's PullBundle stream alone, read and counted by the
-// generated stub, in MiB/s: what the client's Pull adds is the unpacking.
-func rawPullRate(b *testing.B, pr *pair, p packed) float64 {
+// fullPullRate is what `capctl pull` does before writing files: the
+// verified transfer, then Unpack, which parses and validates every file
+// (YAML parsing dominates for a bundle of large manifests), in MiB/s.
+func fullPullRate(b *testing.B, pr *pair, p packed) float64 {
 	b.Helper()
-	conn, err := grpc.NewClient(pr.d.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(client.MaxMessageSize)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	stub := capcenterv1.NewCapabilityServiceClient(conn)
 	start := time.Now()
-	_, n, err := pullRaw(b.Context(), stub, "capabilities/big/versions/"+p.tag)
+	pulled, err := pr.cl.Pull(b.Context(), "big", p.tag, capabilities.Limits{MaxBundleSize: 256 * mib})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return float64(n) / mib / time.Since(start).Seconds()
+	if pulled.Manifest.Digest != p.desc.Digest {
+		b.Fatalf("pulled %s, want %s", pulled.Manifest.Digest, p.desc.Digest)
+	}
+	return float64(p.size()) / mib / time.Since(start).Seconds()
 }
 
 // BenchmarkListLatency measures REST latency against the large catalog:
