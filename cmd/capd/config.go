@@ -46,6 +46,15 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (config
 	}
 	fs := flag.NewFlagSet("capd "+cfg.command, flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, `Usage:
+  capd [flags]                 serve the registry (gRPC, REST, downloads)
+  capd reindex [--data DIR]    rebuild the index of DIR from its content
+
+Flags of capd `+cfg.command+`:
+`)
+		fs.PrintDefaults()
+	}
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
