@@ -52,8 +52,9 @@
 // PullBundle is server streaming: a header with the Version and the bytes
 // of the manifest (whose digest is version.digest), then chunks of
 // ChunkSize bytes (the last one shorter) that, concatenated, are the config
-// and every layer in manifest order. The server verifies each blob against
-// its digest as it reads it from the store; clients verify again.
+// and every layer in manifest order. The server sends each stored blob
+// without hashing it again (publish verified it, and every client verifies
+// as it reads); it checks only that the blob has its declared size.
 //
 // GET /v1/capabilities/{capability}/versions/{version}:download answers
 // the same bundle as a tar (application/x-tar) of an OCI image layout, which
