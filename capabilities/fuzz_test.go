@@ -182,6 +182,8 @@ func FuzzSetParameter(f *testing.F) {
 		"image=nginx", "a.b.c=3", "replicas=3", "flag=true", "none=null", "list=[a, b]", "map={a: 1}",
 		"=x", "a..b=1", ".a=1", "a.=1", "a", "a==b", "top.x=1", "top=1", "a.b=[", "a=\"\\u0000\"",
 		"a=.inf", "a=&x [*x]", "a=" + aliasBomb, "a=1e400", "a=!!binary aGk=",
+		"l[0]=1", "l[1].x[2]=y", "top[0]=1", "nested[0]=1", "l[1023]=1", "l[1024]=1", "l[-1]=1", "l[ 1]=1",
+		"l[0x1]=1", "l[0]]=1", "l[[0]=1", "l[0][=1", "[0]=1", "l[99999999999999999999]=1",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -196,13 +198,22 @@ func FuzzSetParameter(f *testing.F) {
 			return
 		}
 		key, raw, _ := strings.Cut(expr, "=")
+		steps, err := parseSetPath(key)
+		if err != nil {
+			t.Fatalf("%q was set but its path does not parse: %v", expr, err)
+		}
 		var v any = params
-		for _, p := range strings.Split(key, ".") {
-			m, ok := v.(map[string]any)
-			if !ok {
+		for _, s := range steps {
+			m, isMap := v.(map[string]any)
+			l, isList := v.([]any)
+			switch {
+			case s.index < 0 && isMap:
+				v = m[s.name]
+			case s.index >= 0 && isList && s.index < len(l):
+				v = l[s.index]
+			default:
 				t.Fatalf("%q: %s is not reachable in %v", expr, key, params)
 			}
-			v = m[p]
 		}
 		if asString && v != raw {
 			t.Fatalf("%q set %#v, want the string %q", expr, v, raw)

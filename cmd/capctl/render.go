@@ -55,7 +55,7 @@ read the example.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.valueFiles, "values", "f", nil, "parameters from a YAML or JSON `file` (repeatable)")
-	f.StringArrayVar(&o.sets, "set", nil, "set a parameter, `path=value`, the value read as YAML (repeatable)")
+	f.StringArrayVar(&o.sets, "set", nil, "set a parameter, `path=value` (a.b, ports[0].port), the value read as YAML (repeatable)")
 	f.StringArrayVar(&o.setStrings, "set-string", nil, "set a parameter to a string, `path=value` (repeatable)")
 	f.StringVar(&o.example, "example", "", "start from the bundle's example `name`")
 	f.StringVar(&o.workload, "workload", "", "traits: the workload object to patch, a YAML `file`")
