@@ -14,25 +14,28 @@ import (
 	"github.com/capcenter/capcenter/client"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 	"github.com/capcenter/capcenter/server"
-	"github.com/capcenter/capcenter/store/embedded"
+	"github.com/capcenter/capcenter/server/servertest"
 )
 
 // mustServe starts a real capd service, backed by an embedded store in a
 // temporary folder, on an in-memory listener, and returns a client of it.
 func mustServe(t *testing.T, opts ...client.Option) *client.Client {
 	t.Helper()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
+	c, _ := mustServeRegistry(t, opts...)
+	return c
+}
+
+// mustServeRegistry is mustServe that also returns the registry, for its
+// keys.
+func mustServeRegistry(t *testing.T, opts ...client.Option) (*client.Client, *servertest.Registry) {
+	t.Helper()
+	r := servertest.Start(t, server.Config{})
+	c, err := client.Dial(r.Addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close() })
-	srv, err := server.New(server.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(srv.ServerOptions()...)
-	srv.Register(g)
-	return serveOn(t, g, opts...)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, r
 }
 
 // mustServeFake serves impl, a hand-written service for behavior a real

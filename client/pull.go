@@ -27,6 +27,9 @@ type Pulled struct {
 	// Content holds the manifest, config and layers as pulled, for copying
 	// the artifact elsewhere (an OCI layout, a cluster's registry).
 	Content content.ReadOnlyStorage
+	// Verification is the verdict on the version's signatures; only
+	// PullVerified sets it.
+	Verification *Verification
 }
 
 // Pull downloads version of capability name ("" or Latest for the highest
@@ -55,6 +58,13 @@ func (c *Client) Pull(ctx context.Context, name, version string, lim capabilitie
 // bundle exceeds lim, and ErrInternal when the server breaks the wire
 // protocol.
 func (c *Client) PullContent(ctx context.Context, name, version string, lim capabilities.Limits) (*Pulled, error) {
+	return c.pullContent(ctx, name, version, "", lim)
+}
+
+// pullContent is PullContent, pinned to manifest digest dgst when it is
+// not empty: the server sends that manifest or fails, and a manifest with
+// another digest fails with ErrDigestMismatch.
+func (c *Client) pullContent(ctx context.Context, name, version string, dgst digest.Digest, lim capabilities.Limits) (*Pulled, error) {
 	rn, err := versionName(name, version)
 	if err != nil {
 		return nil, err
@@ -62,7 +72,8 @@ func (c *Client) PullContent(ctx context.Context, name, version string, lim capa
 	subject := Ref(name, orLatest(version))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the stream when we stop reading early
-	stream, err := c.rpc.PullBundle(ctx, &capcenterv1.PullBundleRequest{Name: rn}, callOptions()...)
+	req := &capcenterv1.PullBundleRequest{Name: rn, Digest: dgst.String()}
+	stream, err := c.rpc.PullBundle(ctx, req, callOptions()...)
 	if err != nil {
 		return nil, wrapStatus(ctx, subject, err)
 	}
@@ -80,6 +91,9 @@ func (c *Client) PullContent(ctx context.Context, name, version string, lim capa
 	p, blobs, err := checkHeader(subject, name, version, header, lim)
 	if err != nil {
 		return nil, err
+	}
+	if dgst != "" && p.Manifest.Digest != dgst {
+		return nil, fmt.Errorf("%s: %w: the server sent manifest %s, not the verified %s", subject, ErrDigestMismatch, p.Manifest.Digest, dgst)
 	}
 	staged := verified{p.Manifest.Digest: header.GetManifest()} // checkHeader verified it
 	var total int64

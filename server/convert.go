@@ -79,6 +79,7 @@ func versionToProto(v store.Version) (*capcenterv1.Version, error) {
 		Deprecated:         v.Deprecated,
 		DeprecationMessage: v.DeprecationMessage,
 		CreateTime:         timestamp(v.Created),
+		Signatures:         signaturesToProto(v.Referrers),
 	}
 	for _, d := range v.Dependencies {
 		out.Dependencies = append(out.Dependencies, &capcenterv1.Dependency{Capability: d.Name, VersionRange: d.Range})

@@ -21,6 +21,7 @@ import (
 
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/builtin"
+	"github.com/capcenter/capcenter/capabilities/signature"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 	"github.com/capcenter/capcenter/store/embedded"
 )
@@ -44,6 +45,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	cfg.Store = st
+	if cfg.Signer == nil {
+		cfg.Signer = testSigner(t)
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -69,6 +73,26 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &harness{client: capcenterv1.NewCapabilityServiceClient(conn), conn: conn, http: srv, store: st}
+}
+
+// testSigner returns a signer with a fresh local CA. (servertest has the
+// same for other packages; it imports this one, so these tests cannot use
+// it.)
+func testSigner(t *testing.T) *signature.Signer {
+	t.Helper()
+	ca, err := signature.NewCA(signature.CertOptions{CommonName: "server test CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := signature.Issue(ca, signature.CertOptions{CommonName: "server test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := signature.NewSigner(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // ctx is a test context with a bound, so that a hung call fails the test.

@@ -58,11 +58,7 @@ func (s *Server) PublishBundle(stream capcenterv1.CapabilityService_PublishBundl
 	if err := receiveBlobs(ctx, staging, chunks, manifest); err != nil {
 		return err
 	}
-	v, err := s.validate(ctx, staging, desc)
-	if err != nil {
-		return err
-	}
-	stored, created, err := s.store.Publish(ctx, store.Publication{Manifest: desc, Content: staging, Version: v})
+	stored, created, err := s.Publish(ctx, staging, desc)
 	if err != nil {
 		return err
 	}
@@ -70,9 +66,38 @@ func (s *Server) PublishBundle(stream capcenterv1.CapabilityService_PublishBundl
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "published", "capability", stored.Name, "version", stored.Version,
-		"digest", stored.Digest, "created", created)
 	return stream.SendAndClose(&capcenterv1.PublishBundleResponse{Version: pv, Created: created})
+}
+
+// Publish validates the bundle whose manifest desc is staged, with all its
+// blobs, in staging, signs it, and stores it with its signature, as
+// PublishBundle does once it has received a bundle; capd also seeds its
+// built-in bundles through it. Publishing the same content again returns
+// the stored version with created false, signing it first if it has no
+// server signature yet. It fails as PublishBundle does, and when signing
+// fails.
+func (s *Server) Publish(ctx context.Context, staging content.Storage, desc ocispec.Descriptor) (v store.Version, created bool, err error) {
+	if v, err = s.validate(ctx, staging, desc); err != nil {
+		return v, false, err
+	}
+	sig, err := s.signStaged(ctx, staging, desc)
+	if err != nil {
+		return v, false, err
+	}
+	v, created, err = s.store.Publish(ctx, store.Publication{
+		Manifest: desc, Content: staging, Version: v, Referrers: []ocispec.Descriptor{sig},
+	})
+	if err != nil {
+		return v, false, err
+	}
+	if !created {
+		if v, err = s.backfillSignature(ctx, v, desc); err != nil {
+			return v, false, err
+		}
+	}
+	s.log.InfoContext(ctx, "published", "capability", v.Name, "version", v.Version,
+		"digest", v.Digest, "created", created)
+	return v, created, nil
 }
 
 // recvError turns io.EOF in the middle of a stream into a complaint: the

@@ -15,13 +15,18 @@ import (
 )
 
 // PullBundle streams a version's bundle as doc.go describes; the version
-// may be "latest". It fails with InvalidArgument for a malformed name,
+// may be "latest". With a digest it sends that manifest's content only. It
+// fails with InvalidArgument for a malformed name or digest,
+// FailedPrecondition when the version has another digest,
 // NotFound for an unknown version, and Internal when stored content does
 // not match its digest (after the chunks before it were sent).
 func (s *Server) PullBundle(req *capcenterv1.PullBundleRequest, stream capcenterv1.CapabilityService_PullBundleServer) error {
 	ctx := stream.Context()
 	v, err := s.version(ctx, req.GetName())
 	if err != nil {
+		return err
+	}
+	if err := checkDigest(v, req.GetDigest()); err != nil {
 		return err
 	}
 	raw, manifest, err := s.fetchManifest(ctx, v.Digest)

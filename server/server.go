@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/capabilities/signature"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 	"github.com/capcenter/capcenter/store"
 )
@@ -57,6 +59,12 @@ type Config struct {
 	// the default is DefaultBundleCacheSize, a negative value disables the
 	// cache.
 	BundleCacheSize int
+	// Signer signs every version published; required.
+	Signer *signature.Signer
+	// PreviousCertificates are certificates of keys the server signed with
+	// before a rotation: ListCertificates publishes them beside the
+	// current chain, so that clients keep trusting older signatures.
+	PreviousCertificates []*x509.Certificate
 }
 
 // Server serves CapabilityService over gRPC and, through HTTPHandler, over
@@ -71,6 +79,9 @@ type Server struct {
 	evals   semaphore
 	bundles *bundleCache
 	health  *health.Server
+
+	signer   *signature.Signer
+	previous []*x509.Certificate
 }
 
 // New checks cfg and returns a Server. It fails when cfg.Store is nil or a
@@ -78,6 +89,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
+	}
+	if cfg.Signer == nil {
+		return nil, errNoSigner
 	}
 	if cfg.MaxConcurrentEvals < 0 || cfg.Limits.MaxBundleSize < 0 || cfg.Limits.MaxFileSize < 0 || cfg.Limits.MaxFiles < 0 {
 		return nil, errors.New("server: negative bound in Config")
@@ -101,6 +115,9 @@ func New(cfg Config) (*Server, error) {
 		evals:   make(semaphore, evals),
 		bundles: newBundleCache(cacheSize),
 		health:  health.NewServer(),
+
+		signer:   cfg.Signer,
+		previous: cfg.PreviousCertificates,
 	}, nil
 }
 

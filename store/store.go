@@ -29,12 +29,26 @@ var ErrClosed = errors.New("store closed")
 // the subject first (`webservice@1.0.0: not found`), so errors.Is answers
 // the same for every backend.
 type Store interface {
-	// Publish stores a version atomically: every blob, then the manifest,
-	// then the index in one transaction. Nothing of it is visible before
-	// that commit, and a failure leaves nothing visible. Publishing the same
-	// manifest digest again returns the stored Version with created false;
-	// another digest under an existing version wraps ErrAlreadyExists.
+	// Publish stores a version atomically: every blob, then the manifest
+	// and its referrers (Publication.Referrers), then the index in one
+	// transaction. Nothing of it is visible before that commit, and a
+	// failure leaves nothing visible. Publishing the same manifest digest
+	// again returns the stored Version with created false and ignores the
+	// publication's referrers; another digest under an existing version
+	// wraps ErrAlreadyExists. A referrer that is not an OCI image manifest
+	// whose subject is Publication.Manifest wraps ErrInvalidArgument.
 	Publish(ctx context.Context, p Publication) (v Version, created bool, err error)
+	// AddReferrer stores the manifest desc, read from src with every blob
+	// it references, as a referrer of version name@version, and returns
+	// the version as it now is. version must be exact: "latest" is not
+	// resolved (it wraps ErrNotFound), so a referrer never lands on another
+	// version than the one the caller looked at. desc must be an OCI image
+	// manifest whose subject is the version's manifest, or the call wraps
+	// ErrInvalidArgument; a missing version wraps ErrNotFound. Adding a
+	// referrer already stored changes nothing and returns the version.
+	// Content src cannot provide fails with src's error and changes
+	// nothing visible.
+	AddReferrer(ctx context.Context, name, version string, desc ocispec.Descriptor, src content.Fetcher) (Version, error)
 
 	// GetCapability returns one capability's summary, or wraps ErrNotFound.
 	GetCapability(ctx context.Context, name string) (Capability, error)
@@ -68,7 +82,7 @@ type Store interface {
 // Describer reads the catalog fields of one capability manifest from
 // content; Reindex calls it for every manifest whose artifactType is the
 // capability artifact type. The returned Version's state fields, Digest,
-// Size and Created are ignored (the store owns them).
+// Size, Created and Referrers are ignored (the store owns them).
 type Describer func(ctx context.Context, src content.Fetcher, manifest ocispec.Descriptor) (Version, error)
 
 // Publication is one version to publish.
@@ -79,8 +93,26 @@ type Publication struct {
 	// Content is staged content, already verified by the caller.
 	Content content.Fetcher
 	// Version carries the catalog fields (Name through Readme); the store
-	// fills Digest, Size, Created and the state.
+	// fills Digest, Size, Created, Referrers and the state.
 	Version Version
+	// Referrers are manifests held in Content, with every blob they
+	// reference, whose subject is Manifest (the version's signatures).
+	// They are stored in the same atomic publish; duplicates count once.
+	Referrers []ocispec.Descriptor
+}
+
+// Referrer is a manifest stored with a version whose subject is the
+// version's manifest: a signature, for now.
+type Referrer struct {
+	// Digest and Size describe the referrer's OCI image manifest.
+	Digest string
+	Size   int64
+	// ArtifactType is the manifest's artifactType, or its config media
+	// type when it has none (as the OCI referrers API reports it).
+	ArtifactType string
+	// Annotations are the referrer manifest's annotations; nil when it
+	// has none.
+	Annotations map[string]string
 }
 
 // Capability summarizes one capability across its versions.
@@ -128,6 +160,12 @@ type Version struct {
 	Deprecated         bool
 	DeprecationMessage string
 	Created            time.Time
+
+	// Referrers are the manifests stored with the version whose subject is
+	// its manifest (not the store's own records), ordered by their
+	// org.opencontainers.image.created annotation (RFC 3339; missing or
+	// unparsable sorts first), then by digest.
+	Referrers []Referrer
 }
 
 // StateChange sets exactly one of the two states.

@@ -23,7 +23,8 @@ const (
 
 // globalOptions are the persistent flags every registry verb shares.
 type globalOptions struct {
-	server string
+	server      string
+	trustPolicy string
 }
 
 // defaultServerAddress is $CAPCENTER_SERVER, or defaultServer.
@@ -155,4 +156,15 @@ func writeProtoList[M proto.Message](s streams, format string, msgs []M) error {
 		return writeYAML(s.out, vals)
 	}
 	return writeJSON(s.out, vals)
+}
+
+// roleName is how a signature's role reads in tables.
+func roleName(r capcenterv1.SignatureRole) string {
+	switch r {
+	case capcenterv1.SignatureRole_SIGNATURE_ROLE_SERVER:
+		return "registry"
+	case capcenterv1.SignatureRole_SIGNATURE_ROLE_AUTHOR:
+		return "author"
+	}
+	return "unknown"
 }

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"google.golang.org/grpc"
-
 	"github.com/capcenter/capcenter/server"
-	"github.com/capcenter/capcenter/store/embedded"
+	"github.com/capcenter/capcenter/server/servertest"
 )
 
 // mustServe starts a real registry (capd's service over an embedded store
@@ -19,24 +16,15 @@ import (
 // --server.
 func mustServe(t *testing.T) string {
 	t.Helper()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	srv, err := server.New(server.Config{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(srv.ServerOptions()...)
-	srv.Register(g)
-	lis, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	return lis.Addr().String()
+	r := mustServeRegistry(t)
+	return r.Addr
+}
+
+// mustServeRegistry is mustServe returning the registry, for its keys and
+// a trust policy trusting them (see servertest.Registry.WritePolicy).
+func mustServeRegistry(t *testing.T) *servertest.Registry {
+	t.Helper()
+	return servertest.Start(t, server.Config{})
 }
 
 // builtin is the folder of a built-in bundle.

@@ -27,14 +27,16 @@ func newRootCmd(s streams) *cobra.Command {
 		Long: `capctl works with capability bundles: KubeVela / OAM X-Definitions (a CUE
 template) with the controller manifests they need, versioned as OCI artifacts.
 init, import, lint, schema, pack and render work on bundle folders offline;
-push, pull, search, show, versions, yank, deprecate and render NAME[@VERSION]
-talk to a capcenter registry (--server, or $` + serverEnv + `).`,
+push, pull, search, show, versions, yank, deprecate, sign, verify, trust and
+render NAME[@VERSION] talk to a capcenter registry (--server, or $` + serverEnv + `).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	g := &globalOptions{}
 	root.PersistentFlags().StringVar(&g.server, "server", defaultServerAddress(),
 		"the registry's gRPC `address` (env "+serverEnv+")")
+	root.PersistentFlags().StringVar(&g.trustPolicy, "trust-policy", "",
+		"the trust policy `file` verify and pull use (env "+trustPolicyEnv+"; default $XDG_CONFIG_HOME/capcenter/trust.yaml)")
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
@@ -52,6 +54,9 @@ talk to a capcenter registry (--server, or $` + serverEnv + `).`,
 		newVersionsCmd(s, g),
 		newYankCmd(s, g),
 		newDeprecateCmd(s, g),
+		newSignCmd(s, g),
+		newVerifyCmd(s, g),
+		newTrustCmd(s, g),
 	)
 	return root
 }

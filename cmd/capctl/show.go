@@ -89,6 +89,16 @@ func writeVersion(w io.Writer, v *capcenterv1.Version) error {
 			return err
 		}
 	}
+	if sigs := v.GetSignatures(); len(sigs) > 0 {
+		fmt.Fprintln(w, "\nSignatures:")
+		st := newTable(w, "  ROLE", "SIGNER", "FINGERPRINT (SHA-256)", "SIGNED")
+		for _, sig := range sigs {
+			st.row("  "+roleName(sig.GetRole()), sig.GetSigner(), sig.GetFingerprint(), formatTime(sig.GetSignTime()))
+		}
+		if err := st.flush(); err != nil {
+			return err
+		}
+	}
 	if err := writeVersionParameters(w, v); err != nil {
 		return err
 	}

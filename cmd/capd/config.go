@@ -16,8 +16,10 @@ import (
 // config is what capd runs with: flags, each falling back to an
 // environment variable, then to a default.
 type config struct {
-	// command is "serve" or "reindex".
+	// command is "serve", "reindex" or "keys"; keysAction is "init" or
+	// "rotate".
 	command         string
+	keysAction      string
 	data            string
 	grpcAddr        string
 	httpAddr        string
@@ -25,6 +27,8 @@ type config struct {
 	logLevel        slog.Level
 	maxBundleSize   byteSize
 	shutdownTimeout time.Duration
+	signingKey      string
+	signingCert     string
 }
 
 // Defaults of the flags.
@@ -41,17 +45,31 @@ const (
 // that is malformed.
 func parseArgs(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	cfg := config{command: "serve", maxBundleSize: capabilities.DefaultMaxBundleSize}
-	if len(args) > 0 && args[0] == "reindex" {
+	switch {
+	case len(args) > 0 && args[0] == "reindex":
 		cfg.command, args = "reindex", args[1:]
+	case len(args) > 0 && args[0] == "keys":
+		if len(args) < 2 || (args[1] != "init" && args[1] != "rotate") {
+			return cfg, errors.New("keys: want `capd keys init` or `capd keys rotate`")
+		}
+		cfg.command, cfg.keysAction, args = "keys", args[1], args[2:]
 	}
-	fs := flag.NewFlagSet("capd "+cfg.command, flag.ContinueOnError)
+	title := cfg.command
+	if cfg.keysAction != "" {
+		title += " " + cfg.keysAction
+	}
+	fs := flag.NewFlagSet("capd "+title, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
 		fmt.Fprint(out, `Usage:
   capd [flags]                 serve the registry (gRPC, REST, downloads)
   capd reindex [--data DIR]    rebuild the index of DIR from its content
+  capd keys init [--data DIR]  create a local CA and signing key in DIR/keys
+  capd keys rotate [--data DIR]
+                               issue a new signing key from the local CA; the
+                               old certificate stays published
 
-Flags of capd `+cfg.command+`:
+Flags of capd `+title+`:
 `)
 		fs.PrintDefaults()
 	}
@@ -79,7 +97,7 @@ Flags of capd `+cfg.command+`:
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q (the only sub-command is reindex)", fs.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q (the sub-commands are reindex, keys init and keys rotate)", fs.Arg(0))
 	}
 	return cfg, nil
 }
@@ -98,6 +116,10 @@ func serveFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 		return fmt.Errorf("CAPD_SHUTDOWN_TIMEOUT: %w", err)
 	}
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let calls finish on shutdown (env CAPD_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&cfg.signingKey, "signing-key", env("CAPD_SIGNING_KEY", ""),
+		"the PEM private key to sign published versions with; default DATA/keys/signing.key, created on first start (env CAPD_SIGNING_KEY)")
+	fs.StringVar(&cfg.signingCert, "signing-cert", env("CAPD_SIGNING_CERT", ""),
+		"the PEM certificate chain of --signing-key, leaf first, ending with its root CA (env CAPD_SIGNING_CERT)")
 	return nil
 }
 

@@ -24,6 +24,9 @@ import (
 // stops on its own.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if cfg.command == "keys" {
+		return keysCommand(cfg, stdout)
+	}
 	st, err := embedded.Open(cfg.data, embedded.Options{})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -33,14 +36,18 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.command == "reindex" {
 		return reindex(ctx, st, cfg.data, limits, stdout)
 	}
-	if cfg.seedBuiltin {
-		if err := seed(ctx, st, limits, log); err != nil {
-			return err
-		}
-	}
-	srv, err := server.New(server.Config{Store: st, Logger: log, Limits: limits})
+	signer, previous, err := loadSigner(cfg, log)
 	if err != nil {
 		return err
+	}
+	srv, err := server.New(server.Config{Store: st, Logger: log, Limits: limits, Signer: signer, PreviousCertificates: previous})
+	if err != nil {
+		return err
+	}
+	if cfg.seedBuiltin {
+		if err := seed(ctx, srv, limits, log); err != nil {
+			return err
+		}
 	}
 	return serve(ctx, cfg, srv, stdout, log)
 }

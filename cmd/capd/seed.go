@@ -14,30 +14,25 @@ import (
 	"github.com/capcenter/capcenter/store"
 )
 
-// seed publishes every built-in bundle, as the server would: packed,
-// unpacked and validated, then described. A bundle already published is a
+// seed publishes every built-in bundle through srv, as a push would be:
+// packed, validated, signed, then stored. A bundle already published is a
 // no-op; a version published with other content is kept and logged. It
-// fails when a built-in does not load or the store refuses a publish.
-func seed(ctx context.Context, st store.Store, limits capabilities.Limits, log *slog.Logger) error {
+// fails when a built-in does not load or the server refuses a publish.
+func seed(ctx context.Context, srv *server.Server, limits capabilities.Limits, log *slog.Logger) error {
 	bundles, err := builtin.Load(ctx, limits)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	describe := server.DescribeWithin(limits)
 	for _, b := range bundles {
 		mem := memory.New()
 		desc, err := capabilities.Pack(ctx, mem, b)
 		if err != nil {
 			return fmt.Errorf("seed %s: %w", b.Metadata.Name, err)
 		}
-		v, err := describe(ctx, mem, desc)
-		if err != nil {
-			return fmt.Errorf("seed %s: %w", b.Metadata.Name, err)
-		}
-		stored, created, err := st.Publish(ctx, store.Publication{Manifest: desc, Content: mem, Version: v})
+		stored, created, err := srv.Publish(ctx, mem, desc)
 		switch {
 		case errors.Is(err, store.ErrAlreadyExists):
-			log.Warn("seed: kept the version already published", "capability", v.Name, "version", v.Version, "error", err)
+			log.Warn("seed: kept the version already published", "capability", b.Metadata.Name, "version", b.Metadata.Version, "error", err)
 		case err != nil:
 			return fmt.Errorf("seed %s: %w", b.Metadata.Name, err)
 		case created:

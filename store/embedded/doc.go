@@ -13,13 +13,14 @@
 //     every tag, so publishing would slow down as the store grows.
 //   - dir/index.db is a bbolt file with four buckets: capabilities (one key
 //     per name), versions (name NUL version → the immutable version as
-//     JSON), digests (manifest digest → name NUL version) and state (name
+//     JSON, with the list of its referrers), digests (manifest digest → name NUL version) and state (name
 //     NUL version → yanked/deprecated and their messages).
 //
 // # Publishing
 //
 // Publish copies the config and layers from the caller's staged content
-// (skipping blobs already stored), then the manifest, then writes a
+// (skipping blobs already stored), then the manifest, then the blobs and
+// manifests of the version's referrers (its signatures), then writes a
 // publish record, and only then commits the index in one bbolt
 // transaction that checks immutability. A version is visible from that
 // commit on and not before; a failed publish leaves only unreferenced
@@ -40,6 +41,19 @@
 // version's newest state record, and replaces the whole index in one
 // transaction. The original Created time comes back from the publish
 // record, so a rebuilt index answers exactly as before.
+//
+// # Referrers
+//
+// Any other manifest whose subject is a capability manifest is one of the
+// version's referrers: a Notary Project signature, stored by Publish with
+// the version or later by AddReferrer (an author's co-signature). The store
+// keeps them generically: the index entry of a version lists each one's
+// digest, size, artifact type and annotations, ordered by creation time,
+// so reading a version never reads content. AddReferrer pushes the blobs
+// and the manifest, then adds it to the entry in a transaction that reads
+// the entry again, so concurrent additions to one version all land.
+// Reindex finds referrers the same way it finds records: every manifest
+// with a subject that is not a record.
 //
 // # Search
 //
@@ -74,6 +88,14 @@
 // manifests claim the same version (only possible after such a crash), the
 // one published first wins. Reindex reads every blob up to 4 MiB to find
 // manifests, and blocks publishes and state changes while it runs.
+//
+// Reindex takes as a referrer every referrer manifest in content whose
+// subject is a published version, whether or not a commit made it visible:
+// one written by an AddReferrer or Publish that failed afterwards (a
+// crash, a canceled context), or by a publish that lost a race to an
+// equal publish (which ignores its referrers), comes back on Reindex when
+// its subject is published. A referrer manifest is written only after all
+// its blobs, so it comes back complete.
 //
 // Content is never deleted: blobs of failed publishes stay on disk,
 // unreferenced. There is no garbage collection yet.

@@ -21,8 +21,9 @@ var (
 )
 
 // entry is the value of the versions bucket: the immutable part of a
-// version, the digest of the publish record that made it visible, and the
-// manifest size (the subject of state records).
+// version with its referrers (which only grow), the digest of the publish
+// record that made it visible, and the manifest size (the subject of
+// state records).
 type entry struct {
 	Version      store.Version
 	Record       string
@@ -67,7 +68,22 @@ func readVersion(tx *bolt.Tx, name, version string) (store.Version, error) {
 // readEntry reads one index entry, its Version with the state applied.
 func readEntry(tx *bolt.Tx, name, version string) (entry, error) {
 	key := versionKey(name, version)
-	raw := tx.Bucket(bucketVersions).Get(key)
+	e, err := readStoredEntry(tx, name, version)
+	if err != nil {
+		return entry{}, err
+	}
+	st, err := readState(tx, key)
+	if err != nil {
+		return entry{}, fmt.Errorf("%s@%s: %w", name, version, err)
+	}
+	st.apply(&e.Version)
+	return e, nil
+}
+
+// readStoredEntry reads one index entry as stored, without its state. It
+// wraps store.ErrNotFound when the version is not indexed.
+func readStoredEntry(tx *bolt.Tx, name, version string) (entry, error) {
+	raw := tx.Bucket(bucketVersions).Get(versionKey(name, version))
 	if raw == nil {
 		return entry{}, fmt.Errorf("%s@%s: %w", name, version, store.ErrNotFound)
 	}
@@ -75,11 +91,6 @@ func readEntry(tx *bolt.Tx, name, version string) (entry, error) {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return entry{}, fmt.Errorf("%s@%s: decode index entry: %w", name, version, err)
 	}
-	st, err := readState(tx, key)
-	if err != nil {
-		return entry{}, fmt.Errorf("%s@%s: %w", name, version, err)
-	}
-	st.apply(&e.Version)
 	return e, nil
 }
 
@@ -100,18 +111,24 @@ func readState(tx *bolt.Tx, key []byte) (state, error) {
 // writeVersion indexes a new version in every bucket.
 func writeVersion(tx *bolt.Tx, e entry) error {
 	v := e.Version
+	if err := tx.Bucket(bucketCapabilities).Put([]byte(v.Name), []byte{}); err != nil {
+		return err
+	}
+	if err := putEntry(tx, e); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDigests).Put([]byte(v.Digest), versionKey(v.Name, v.Version))
+}
+
+// putEntry writes e to the versions bucket only: writeVersion for a new
+// version, or alone to replace the entry of an indexed version whose name,
+// version and digest stay the same.
+func putEntry(tx *bolt.Tx, e entry) error {
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	key := versionKey(v.Name, v.Version)
-	if err := tx.Bucket(bucketCapabilities).Put([]byte(v.Name), []byte{}); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketVersions).Put(key, raw); err != nil {
-		return err
-	}
-	return tx.Bucket(bucketDigests).Put([]byte(v.Digest), key)
+	return tx.Bucket(bucketVersions).Put(versionKey(e.Version.Name, e.Version.Version), raw)
 }
 
 // writeState stores a version's state.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,17 +19,18 @@ import (
 )
 
 // Publish stores a version: every blob the manifest references (skipping
-// those already stored), the manifest, a publish record, then the index in
-// one bbolt transaction, after which the catalog shows it. Before that
-// commit nothing of it is visible; content written by a publish that fails
-// stays on disk unreferenced. Publishing the same digest again returns the
-// stored version with created false; another digest under an existing
-// version, or this digest under another version, wraps
-// store.ErrAlreadyExists naming what is stored. A malformed publication
-// (empty name, version not strict semver, a manifest that is not an OCI
-// image manifest of the store's artifact type) wraps
-// store.ErrInvalidArgument; content Publication.Content cannot provide
-// fails with its error.
+// those already stored), the manifest, the blobs and then the manifests of
+// its referrers, a publish record, then the index in one bbolt
+// transaction, after which the catalog shows it. Before that commit
+// nothing of it is visible; content written by a publish that fails stays
+// on disk unreferenced. Publishing the same digest again returns the
+// stored version with created false and ignores p.Referrers; another
+// digest under an existing version, or this digest under another version,
+// wraps store.ErrAlreadyExists naming what is stored. A malformed
+// publication (empty name, version not strict semver, a manifest that is
+// not an OCI image manifest of the store's artifact type, a referrer that
+// AddReferrer would refuse) wraps store.ErrInvalidArgument; content
+// Publication.Content cannot provide fails with its error.
 func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version, bool, error) {
 	subject := p.Version.Name + "@" + p.Version.Version
 	if err := s.ready(ctx); err != nil {
@@ -40,12 +42,10 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version
 	if v, found, err := s.lookup(p); found || err != nil {
 		return v, false, err
 	}
-	size, err := s.pushContent(ctx, p)
+	v, err := s.pushPublication(ctx, p)
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
 	}
-	v := catalogFields(p.Version)
-	v.Digest, v.Size, v.Created = p.Manifest.Digest.String(), size, time.Now().UTC()
 	rec, err := s.pushRecord(ctx, publishRecordType, p.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: publish record: %w", subject, err)
@@ -59,6 +59,27 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version
 		return store.Version{}, false, err
 	}
 	return out, kept == rec.Digest.String(), nil
+}
+
+// pushPublication checks the publication's referrers, then stores its
+// content (the version's blobs and manifest, then the referrers' blobs and
+// manifests) and returns the version to index, created now.
+func (s *Store) pushPublication(ctx context.Context, p store.Publication) (store.Version, error) {
+	refs, err := s.readReferrers(ctx, p)
+	if err != nil {
+		return store.Version{}, err
+	}
+	size, err := s.pushContent(ctx, p)
+	if err != nil {
+		return store.Version{}, err
+	}
+	if err := s.pushReferrers(ctx, p.Content, refs); err != nil {
+		return store.Version{}, err
+	}
+	v := catalogFields(p.Version)
+	v.Digest, v.Size, v.Created = p.Manifest.Digest.String(), size, time.Now().UTC()
+	v.Referrers = referrersOf(refs)
+	return v, nil
 }
 
 // validate refuses publications the index could not key or Reindex could
@@ -162,6 +183,9 @@ func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, err
 	if err != nil {
 		return store.Version{}, "", err
 	}
+	// The catalog keeps its own keywords: v's are the publisher's and are
+	// returned to it.
+	vi.keywords = slices.Clone(vi.keywords)
 	var out entry
 	err = s.commits.do(func(tx *bolt.Tx) error {
 		stored, err := readEntry(tx, v.Name, v.Version)

@@ -20,11 +20,13 @@ import (
 )
 
 // found is what a walk of the content finds: capability manifests, and
-// per manifest digest its earliest publish record and newest state.
+// per manifest digest its earliest publish record, newest state and other
+// referrers.
 type found struct {
 	manifests map[digest.Digest]scanned
 	published map[digest.Digest]publishRecord
 	states    map[digest.Digest]state
+	referrers map[digest.Digest][]store.Referrer
 }
 
 // scanned is one capability manifest and the version size it makes.
@@ -36,10 +38,13 @@ type scanned struct {
 // Reindex rebuilds the index from content alone. It walks every blob,
 // keeps the capability manifests (of the store's artifact type) that have
 // a publish record, asks describe for their catalog fields, applies each
-// version's newest state record, and replaces the whole index in one
-// transaction and the catalog after it. Publishes wait while it runs. A
-// capability manifest without a publish record (a publish that failed
-// before its commit) stays out of the catalog. When two published
+// version's newest state record, gives each version every other manifest
+// whose subject is its manifest as a referrer (manifests whose subject is
+// not a published capability manifest are ignored), and replaces the
+// whole index in one transaction and the catalog after it. Publishes and
+// AddReferrer commits wait while it runs. A capability manifest without a
+// publish record (a publish that failed before its commit) stays out of
+// the catalog. When two published
 // manifests claim one version (only after a crash mid-publish), the one
 // published first wins. It fails, leaving the old index in place, when the
 // content cannot be read, describe fails for a manifest, or ctx is done.
@@ -115,6 +120,7 @@ func (s *Store) scan(ctx context.Context) (found, error) {
 		manifests: map[digest.Digest]scanned{},
 		published: map[digest.Digest]publishRecord{},
 		states:    map[digest.Digest]state{},
+		referrers: map[digest.Digest][]store.Referrer{},
 	}
 	root := filepath.Join(s.dir, "content", ocispec.ImageBlobsDir, string(digest.SHA256))
 	entries, err := os.ReadDir(root)
@@ -144,7 +150,8 @@ func (s *Store) scan(ctx context.Context) (found, error) {
 }
 
 // scanBlob reads one blob and records it if it is a capability manifest,
-// a publish record or a state record.
+// a publish record, a state record, or another manifest with a subject (a
+// referrer, kept whatever its subject is; describeAll drops orphans).
 func (s *Store) scanBlob(ctx context.Context, f found, desc ocispec.Descriptor) error {
 	raw, err := content.FetchAll(ctx, s.content, desc)
 	if err != nil {
@@ -180,6 +187,8 @@ func (s *Store) scanBlob(ctx context.Context, f found, desc ocispec.Descriptor) 
 		if old, ok := f.states[m.Subject.Digest]; !ok || r.Seq > old.Seq {
 			f.states[m.Subject.Digest] = r.state
 		}
+	default:
+		f.referrers[m.Subject.Digest] = append(f.referrers[m.Subject.Digest], referrerOf(desc, m))
 	}
 	return nil
 }
@@ -197,8 +206,8 @@ func (s *Store) readRecord(ctx context.Context, cfg ocispec.Descriptor, v any) e
 }
 
 // describeAll builds the index entry of every published capability
-// manifest, one per version (the earliest published when several claim
-// it).
+// manifest with its referrers, one per version (the earliest published
+// when several claim it).
 func (s *Store) describeAll(ctx context.Context, f found, describe store.Describer) (map[string]entry, error) {
 	entries := map[string]entry{}
 	for d, sc := range f.manifests {
@@ -217,6 +226,7 @@ func (s *Store) describeAll(ctx context.Context, f found, describe store.Describ
 		v = catalogFields(v)
 		v.Name, v.Version = rec.Name, rec.Version
 		v.Digest, v.Size, v.Created = d.String(), sc.size, rec.Created
+		v.Referrers = sortReferrers(f.referrers[d])
 		entries[key] = entry{Version: v, Record: rec.Digest, ManifestSize: sc.desc.Size}
 	}
 	return entries, nil

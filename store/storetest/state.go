@@ -153,7 +153,11 @@ func calls(s store.Store, p store.Publication) map[string]func(ctx context.Conte
 			_, err := s.SetState(ctx, "webservice", "1.0.0", store.StateChange{Yank: true})
 			return err
 		},
-		"Fetch":   func(ctx context.Context) error { _, err := s.Fetch(ctx, p.Manifest); return err },
+		"Fetch": func(ctx context.Context) error { _, err := s.Fetch(ctx, p.Manifest); return err },
+		"AddReferrer": func(ctx context.Context) error {
+			_, err := s.AddReferrer(ctx, "webservice", "1.0.0", p.Manifest, p.Content)
+			return err
+		},
 		"Reindex": func(ctx context.Context) error { return s.Reindex(ctx, Describe) },
 	}
 }
@@ -191,6 +195,7 @@ func seedCatalog(t *testing.T, s store.Store) {
 	t.Helper()
 	ctx := t.Context()
 	seedSearch(t, s)
+	seedReferrers(t, s)
 	for _, v := range []string{"1.1.0", "1.2.0", "2.0.0"} {
 		publish(t, s, ver("webservice", v, "component", "HTTP service "+v, "http"))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,11 @@ func Run(t *testing.T, open Opener) {
 		{"ContextCanceled", testCanceled},
 		{"Closed", testClosed},
 		{"ReindexInPlace", testReindexInPlace},
+		{"PublishReferrers", testPublishReferrers},
+		{"PublishReferrersAtomic", testPublishReferrersAtomic},
+		{"RepublishReferrers", testRepublishReferrers},
+		{"AddReferrer", testAddReferrer},
+		{"ConcurrentAddReferrer", testConcurrentAddReferrer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,12 +63,15 @@ func Run(t *testing.T, open Opener) {
 }
 
 // RunReindex checks that a store rebuilt from its content answers every
-// query as the original did, state changes included.
+// query as the original did, state changes and referrers included.
 func RunReindex(t *testing.T, open Opener, rebuild Rebuilder) {
 	t.Helper()
 	s := open(t)
 	seedCatalog(t, s)
 	want := snapshot(t, s)
+	if n := referrerCounts(want.versions["signed"]); !slices.Equal(n, []int{1, 3}) {
+		t.Fatalf("seeded signed versions have %v referrers, want [1 3]", n)
+	}
 	got := snapshot(t, rebuild(t, s))
 	compareSnapshots(t, got, want)
 }
@@ -152,6 +161,15 @@ func allVersions(t *testing.T, s store.Store, name string, size int) []store.Ver
 	}
 }
 
+// referrerCounts lists how many referrers each version has, in order.
+func referrerCounts(vs []store.Version) []int {
+	out := make([]int, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, len(v.Referrers))
+	}
+	return out
+}
+
 // names lists capability names in order.
 func names(cs []store.Capability) []string {
 	out := make([]string, 0, len(cs))
@@ -192,6 +210,9 @@ func normalize(v store.Version) store.Version {
 	}
 	if len(v.ParameterSchema) == 0 {
 		v.ParameterSchema = nil
+	}
+	if len(v.Referrers) == 0 {
+		v.Referrers = nil
 	}
 	return v
 }

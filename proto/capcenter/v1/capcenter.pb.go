@@ -84,6 +84,60 @@ func (Kind) EnumDescriptor() ([]byte, []int) {
 	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{0}
 }
 
+// SignatureRole says who attached a signature. It is informational:
+// clients decide whom they trust by the certificates, not by this field.
+type SignatureRole int32
+
+const (
+	SignatureRole_SIGNATURE_ROLE_UNSPECIFIED SignatureRole = 0
+	// SIGNATURE_ROLE_SERVER is the registry's own signature, made when the
+	// version was published.
+	SignatureRole_SIGNATURE_ROLE_SERVER SignatureRole = 1
+	// SIGNATURE_ROLE_AUTHOR is a co-signature added with AddSignature.
+	SignatureRole_SIGNATURE_ROLE_AUTHOR SignatureRole = 2
+)
+
+// Enum value maps for SignatureRole.
+var (
+	SignatureRole_name = map[int32]string{
+		0: "SIGNATURE_ROLE_UNSPECIFIED",
+		1: "SIGNATURE_ROLE_SERVER",
+		2: "SIGNATURE_ROLE_AUTHOR",
+	}
+	SignatureRole_value = map[string]int32{
+		"SIGNATURE_ROLE_UNSPECIFIED": 0,
+		"SIGNATURE_ROLE_SERVER":      1,
+		"SIGNATURE_ROLE_AUTHOR":      2,
+	}
+)
+
+func (x SignatureRole) Enum() *SignatureRole {
+	p := new(SignatureRole)
+	*p = x
+	return p
+}
+
+func (x SignatureRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SignatureRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_capcenter_v1_capcenter_proto_enumTypes[1].Descriptor()
+}
+
+func (SignatureRole) Type() protoreflect.EnumType {
+	return &file_capcenter_v1_capcenter_proto_enumTypes[1]
+}
+
+func (x SignatureRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SignatureRole.Descriptor instead.
+func (SignatureRole) EnumDescriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{1}
+}
+
 // Capability is one capability's catalog entry, summarising its versions.
 type Capability struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -275,8 +329,11 @@ type Version struct {
 	Deprecated         bool                   `protobuf:"varint,17,opt,name=deprecated,proto3" json:"deprecated,omitempty"`
 	DeprecationMessage string                 `protobuf:"bytes,18,opt,name=deprecation_message,json=deprecationMessage,proto3" json:"deprecation_message,omitempty"`
 	CreateTime         *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The version's signatures, oldest first, without their envelopes
+	// (ListSignatures returns those).
+	Signatures    []*Signature `protobuf:"bytes,20,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Version) Reset() {
@@ -442,6 +499,124 @@ func (x *Version) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Version) GetSignatures() []*Signature {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+// Signature is one Notary Project signature of a version's manifest,
+// stored as an OCI referrer whose subject is the manifest.
+type Signature struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The digest of the signature's OCI manifest.
+	Digest string        `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	Role   SignatureRole `protobuf:"varint,2,opt,name=role,proto3,enum=capcenter.v1.SignatureRole" json:"role,omitempty"`
+	// The subject of the signing certificate, e.g. `CN=capd,O=capcenter`.
+	Signer string `protobuf:"bytes,3,opt,name=signer,proto3" json:"signer,omitempty"`
+	// The SHA-256 fingerprint of the signing certificate, in hex.
+	Fingerprint string `protobuf:"bytes,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	// When the signer says it signed.
+	SignTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=sign_time,json=signTime,proto3" json:"sign_time,omitempty"`
+	// The envelope's media type, `application/jose+json` or
+	// `application/cose`.
+	EnvelopeMediaType string `protobuf:"bytes,6,opt,name=envelope_media_type,json=envelopeMediaType,proto3" json:"envelope_media_type,omitempty"`
+	// The envelope; set only in ListSignatures responses.
+	Envelope []byte `protobuf:"bytes,7,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	// The signature's OCI manifest, whose one layer is the envelope; set
+	// only in ListSignatures responses, for copying the signature elsewhere.
+	Manifest      []byte `protobuf:"bytes,8,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Signature) Reset() {
+	*x = Signature{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Signature) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Signature) ProtoMessage() {}
+
+func (x *Signature) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Signature.ProtoReflect.Descriptor instead.
+func (*Signature) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Signature) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *Signature) GetRole() SignatureRole {
+	if x != nil {
+		return x.Role
+	}
+	return SignatureRole_SIGNATURE_ROLE_UNSPECIFIED
+}
+
+func (x *Signature) GetSigner() string {
+	if x != nil {
+		return x.Signer
+	}
+	return ""
+}
+
+func (x *Signature) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *Signature) GetSignTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignTime
+	}
+	return nil
+}
+
+func (x *Signature) GetEnvelopeMediaType() string {
+	if x != nil {
+		return x.EnvelopeMediaType
+	}
+	return ""
+}
+
+func (x *Signature) GetEnvelope() []byte {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
+func (x *Signature) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 // PublishBundleRequest is one message of a publish stream: the header
 // first, then chunks.
 type PublishBundleRequest struct {
@@ -457,7 +632,7 @@ type PublishBundleRequest struct {
 
 func (x *PublishBundleRequest) Reset() {
 	*x = PublishBundleRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[3]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +644,7 @@ func (x *PublishBundleRequest) String() string {
 func (*PublishBundleRequest) ProtoMessage() {}
 
 func (x *PublishBundleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[3]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +657,7 @@ func (x *PublishBundleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishBundleRequest.ProtoReflect.Descriptor instead.
 func (*PublishBundleRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{3}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PublishBundleRequest) GetPart() isPublishBundleRequest_Part {
@@ -537,7 +712,7 @@ type PublishHeader struct {
 
 func (x *PublishHeader) Reset() {
 	*x = PublishHeader{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[4]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +724,7 @@ func (x *PublishHeader) String() string {
 func (*PublishHeader) ProtoMessage() {}
 
 func (x *PublishHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[4]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +737,7 @@ func (x *PublishHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishHeader.ProtoReflect.Descriptor instead.
 func (*PublishHeader) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{4}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PublishHeader) GetManifest() []byte {
@@ -584,7 +759,7 @@ type PublishBundleResponse struct {
 
 func (x *PublishBundleResponse) Reset() {
 	*x = PublishBundleResponse{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[5]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +771,7 @@ func (x *PublishBundleResponse) String() string {
 func (*PublishBundleResponse) ProtoMessage() {}
 
 func (x *PublishBundleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[5]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +784,7 @@ func (x *PublishBundleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishBundleResponse.ProtoReflect.Descriptor instead.
 func (*PublishBundleResponse) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{5}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PublishBundleResponse) GetVersion() *Version {
@@ -637,7 +812,7 @@ type GetCapabilityRequest struct {
 
 func (x *GetCapabilityRequest) Reset() {
 	*x = GetCapabilityRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[6]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +824,7 @@ func (x *GetCapabilityRequest) String() string {
 func (*GetCapabilityRequest) ProtoMessage() {}
 
 func (x *GetCapabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[6]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +837,7 @@ func (x *GetCapabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCapabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetCapabilityRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{6}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetCapabilityRequest) GetName() string {
@@ -694,7 +869,7 @@ type ListCapabilitiesRequest struct {
 
 func (x *ListCapabilitiesRequest) Reset() {
 	*x = ListCapabilitiesRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[7]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +881,7 @@ func (x *ListCapabilitiesRequest) String() string {
 func (*ListCapabilitiesRequest) ProtoMessage() {}
 
 func (x *ListCapabilitiesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[7]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +894,7 @@ func (x *ListCapabilitiesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCapabilitiesRequest.ProtoReflect.Descriptor instead.
 func (*ListCapabilitiesRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{7}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListCapabilitiesRequest) GetPageSize() int32 {
@@ -778,7 +953,7 @@ type ListCapabilitiesResponse struct {
 
 func (x *ListCapabilitiesResponse) Reset() {
 	*x = ListCapabilitiesResponse{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[8]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +965,7 @@ func (x *ListCapabilitiesResponse) String() string {
 func (*ListCapabilitiesResponse) ProtoMessage() {}
 
 func (x *ListCapabilitiesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[8]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +978,7 @@ func (x *ListCapabilitiesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCapabilitiesResponse.ProtoReflect.Descriptor instead.
 func (*ListCapabilitiesResponse) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{8}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListCapabilitiesResponse) GetCapabilities() []*Capability {
@@ -840,7 +1015,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[9]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1027,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[9]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1040,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{9}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListVersionsRequest) GetParent() string {
@@ -900,7 +1075,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[10]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1087,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[10]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1100,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{10}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListVersionsResponse) GetVersions() []*Version {
@@ -954,7 +1129,7 @@ type GetVersionRequest struct {
 
 func (x *GetVersionRequest) Reset() {
 	*x = GetVersionRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[11]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1141,7 @@ func (x *GetVersionRequest) String() string {
 func (*GetVersionRequest) ProtoMessage() {}
 
 func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[11]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1154,7 @@ func (x *GetVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetVersionRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{11}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetVersionRequest) GetName() string {
@@ -994,14 +1169,18 @@ type PullBundleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `capabilities/{capability}/versions/{version}`; the version may be
 	// `latest`.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When set, the manifest digest the client verified: the server sends
+	// that manifest's content only, and fails with FAILED_PRECONDITION when
+	// the name resolves to another digest.
+	Digest        string `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PullBundleRequest) Reset() {
 	*x = PullBundleRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[12]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1192,7 @@ func (x *PullBundleRequest) String() string {
 func (*PullBundleRequest) ProtoMessage() {}
 
 func (x *PullBundleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[12]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,12 +1205,19 @@ func (x *PullBundleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullBundleRequest.ProtoReflect.Descriptor instead.
 func (*PullBundleRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{12}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PullBundleRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *PullBundleRequest) GetDigest() string {
+	if x != nil {
+		return x.Digest
 	}
 	return ""
 }
@@ -1051,7 +1237,7 @@ type PullBundleResponse struct {
 
 func (x *PullBundleResponse) Reset() {
 	*x = PullBundleResponse{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[13]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1249,7 @@ func (x *PullBundleResponse) String() string {
 func (*PullBundleResponse) ProtoMessage() {}
 
 func (x *PullBundleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[13]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1262,7 @@ func (x *PullBundleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullBundleResponse.ProtoReflect.Descriptor instead.
 func (*PullBundleResponse) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{13}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PullBundleResponse) GetPart() isPullBundleResponse_Part {
@@ -1132,7 +1318,7 @@ type PullHeader struct {
 
 func (x *PullHeader) Reset() {
 	*x = PullHeader{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[14]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1330,7 @@ func (x *PullHeader) String() string {
 func (*PullHeader) ProtoMessage() {}
 
 func (x *PullHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[14]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1343,7 @@ func (x *PullHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullHeader.ProtoReflect.Descriptor instead.
 func (*PullHeader) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{14}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PullHeader) GetVersion() *Version {
@@ -1188,7 +1374,7 @@ type YankVersionRequest struct {
 
 func (x *YankVersionRequest) Reset() {
 	*x = YankVersionRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[15]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1386,7 @@ func (x *YankVersionRequest) String() string {
 func (*YankVersionRequest) ProtoMessage() {}
 
 func (x *YankVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[15]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1399,7 @@ func (x *YankVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use YankVersionRequest.ProtoReflect.Descriptor instead.
 func (*YankVersionRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{15}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *YankVersionRequest) GetName() string {
@@ -1251,7 +1437,7 @@ type DeprecateVersionRequest struct {
 
 func (x *DeprecateVersionRequest) Reset() {
 	*x = DeprecateVersionRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[16]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1449,7 @@ func (x *DeprecateVersionRequest) String() string {
 func (*DeprecateVersionRequest) ProtoMessage() {}
 
 func (x *DeprecateVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[16]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1462,7 @@ func (x *DeprecateVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeprecateVersionRequest.ProtoReflect.Descriptor instead.
 func (*DeprecateVersionRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{16}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeprecateVersionRequest) GetName() string {
@@ -1319,7 +1505,7 @@ type RenderTemplateRequest struct {
 
 func (x *RenderTemplateRequest) Reset() {
 	*x = RenderTemplateRequest{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[17]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1517,7 @@ func (x *RenderTemplateRequest) String() string {
 func (*RenderTemplateRequest) ProtoMessage() {}
 
 func (x *RenderTemplateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[17]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1530,7 @@ func (x *RenderTemplateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderTemplateRequest.ProtoReflect.Descriptor instead.
 func (*RenderTemplateRequest) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{17}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RenderTemplateRequest) GetName() string {
@@ -1390,7 +1576,7 @@ type RenderContext struct {
 
 func (x *RenderContext) Reset() {
 	*x = RenderContext{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[18]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1402,7 +1588,7 @@ func (x *RenderContext) String() string {
 func (*RenderContext) ProtoMessage() {}
 
 func (x *RenderContext) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[18]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1415,7 +1601,7 @@ func (x *RenderContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderContext.ProtoReflect.Descriptor instead.
 func (*RenderContext) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{18}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RenderContext) GetName() string {
@@ -1464,7 +1650,7 @@ type RenderTemplateResponse struct {
 
 func (x *RenderTemplateResponse) Reset() {
 	*x = RenderTemplateResponse{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[19]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1662,7 @@ func (x *RenderTemplateResponse) String() string {
 func (*RenderTemplateResponse) ProtoMessage() {}
 
 func (x *RenderTemplateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[19]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1675,7 @@ func (x *RenderTemplateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderTemplateResponse.ProtoReflect.Descriptor instead.
 func (*RenderTemplateResponse) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{19}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RenderTemplateResponse) GetObjects() []*RenderedObject {
@@ -1512,7 +1698,7 @@ type RenderedObject struct {
 
 func (x *RenderedObject) Reset() {
 	*x = RenderedObject{}
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[20]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1710,7 @@ func (x *RenderedObject) String() string {
 func (*RenderedObject) ProtoMessage() {}
 
 func (x *RenderedObject) ProtoReflect() protoreflect.Message {
-	mi := &file_capcenter_v1_capcenter_proto_msgTypes[20]
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1723,7 @@ func (x *RenderedObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderedObject.ProtoReflect.Descriptor instead.
 func (*RenderedObject) Descriptor() ([]byte, []int) {
-	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{20}
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RenderedObject) GetRole() string {
@@ -1552,6 +1738,386 @@ func (x *RenderedObject) GetObject() *structpb.Struct {
 		return x.Object
 	}
 	return nil
+}
+
+// AddSignatureRequest carries an author's signature of a version.
+type AddSignatureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `capabilities/{capability}/versions/{version}`; an exact version, not
+	// `latest`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// `application/jose+json` or `application/cose`.
+	EnvelopeMediaType string `protobuf:"bytes,2,opt,name=envelope_media_type,json=envelopeMediaType,proto3" json:"envelope_media_type,omitempty"`
+	// The envelope, at most 256 KiB.
+	Envelope      []byte `protobuf:"bytes,3,opt,name=envelope,proto3" json:"envelope,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddSignatureRequest) Reset() {
+	*x = AddSignatureRequest{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddSignatureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddSignatureRequest) ProtoMessage() {}
+
+func (x *AddSignatureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddSignatureRequest.ProtoReflect.Descriptor instead.
+func (*AddSignatureRequest) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddSignatureRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddSignatureRequest) GetEnvelopeMediaType() string {
+	if x != nil {
+		return x.EnvelopeMediaType
+	}
+	return ""
+}
+
+func (x *AddSignatureRequest) GetEnvelope() []byte {
+	if x != nil {
+		return x.Envelope
+	}
+	return nil
+}
+
+// ListSignaturesRequest names a version.
+type ListSignaturesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `capabilities/{capability}/versions/{version}`; the version may be
+	// `latest`.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSignaturesRequest) Reset() {
+	*x = ListSignaturesRequest{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSignaturesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSignaturesRequest) ProtoMessage() {}
+
+func (x *ListSignaturesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSignaturesRequest.ProtoReflect.Descriptor instead.
+func (*ListSignaturesRequest) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListSignaturesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// ListSignaturesResponse is a version's digest and its signatures.
+type ListSignaturesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version the name resolved to, and its manifest's descriptor: what
+	// the signatures sign.
+	Version       string       `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Digest        string       `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	ManifestSize  int64        `protobuf:"varint,3,opt,name=manifest_size,json=manifestSize,proto3" json:"manifest_size,omitempty"`
+	MediaType     string       `protobuf:"bytes,4,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	Signatures    []*Signature `protobuf:"bytes,5,rep,name=signatures,proto3" json:"signatures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSignaturesResponse) Reset() {
+	*x = ListSignaturesResponse{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSignaturesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSignaturesResponse) ProtoMessage() {}
+
+func (x *ListSignaturesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSignaturesResponse.ProtoReflect.Descriptor instead.
+func (*ListSignaturesResponse) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListSignaturesResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ListSignaturesResponse) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *ListSignaturesResponse) GetManifestSize() int64 {
+	if x != nil {
+		return x.ManifestSize
+	}
+	return 0
+}
+
+func (x *ListSignaturesResponse) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *ListSignaturesResponse) GetSignatures() []*Signature {
+	if x != nil {
+		return x.Signatures
+	}
+	return nil
+}
+
+// ListCertificatesRequest is empty.
+type ListCertificatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCertificatesRequest) Reset() {
+	*x = ListCertificatesRequest{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCertificatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificatesRequest) ProtoMessage() {}
+
+func (x *ListCertificatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificatesRequest.ProtoReflect.Descriptor instead.
+func (*ListCertificatesRequest) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{25}
+}
+
+// ListCertificatesResponse lists the server's signing certificates.
+type ListCertificatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificates  []*Certificate         `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCertificatesResponse) Reset() {
+	*x = ListCertificatesResponse{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCertificatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCertificatesResponse) ProtoMessage() {}
+
+func (x *ListCertificatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCertificatesResponse.ProtoReflect.Descriptor instead.
+func (*ListCertificatesResponse) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListCertificatesResponse) GetCertificates() []*Certificate {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
+}
+
+// Certificate is one certificate the server signs with or trusts for its
+// signatures.
+type Certificate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The certificate, PEM encoded.
+	Pem string `protobuf:"bytes,1,opt,name=pem,proto3" json:"pem,omitempty"`
+	// The subject and issuer, e.g. `CN=capd,O=capcenter`.
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	Issuer  string `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// The SHA-256 fingerprint of the DER bytes, in hex.
+	Fingerprint string                 `protobuf:"bytes,4,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	NotBefore   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotAfter    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=not_after,json=notAfter,proto3" json:"not_after,omitempty"`
+	// True for a root CA: what clients put in their trust policy.
+	Ca bool `protobuf:"varint,7,opt,name=ca,proto3" json:"ca,omitempty"`
+	// True for the certificate new versions are signed with.
+	Current       bool `protobuf:"varint,8,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Certificate) Reset() {
+	*x = Certificate{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Certificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Certificate) ProtoMessage() {}
+
+func (x *Certificate) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Certificate.ProtoReflect.Descriptor instead.
+func (*Certificate) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Certificate) GetPem() string {
+	if x != nil {
+		return x.Pem
+	}
+	return ""
+}
+
+func (x *Certificate) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Certificate) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *Certificate) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *Certificate) GetNotBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotBefore
+	}
+	return nil
+}
+
+func (x *Certificate) GetNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NotAfter
+	}
+	return nil
+}
+
+func (x *Certificate) GetCa() bool {
+	if x != nil {
+		return x.Ca
+	}
+	return false
+}
+
+func (x *Certificate) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
 }
 
 var File_capcenter_v1_capcenter_proto protoreflect.FileDescriptor
@@ -1577,7 +2143,7 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"\n" +
 	"capability\x18\x01 \x01(\tR\n" +
 	"capability\x12#\n" +
-	"\rversion_range\x18\x02 \x01(\tR\fversionRange\"\xac\x05\n" +
+	"\rversion_range\x18\x02 \x01(\tR\fversionRange\"\xe5\x05\n" +
 	"\aVersion\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -1605,7 +2171,19 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"deprecated\x12/\n" +
 	"\x13deprecation_message\x18\x12 \x01(\tR\x12deprecationMessage\x12;\n" +
 	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"m\n" +
+	"createTime\x127\n" +
+	"\n" +
+	"signatures\x18\x14 \x03(\v2\x17.capcenter.v1.SignatureR\n" +
+	"signatures\"\xaf\x02\n" +
+	"\tSignature\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\x12/\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x1b.capcenter.v1.SignatureRoleR\x04role\x12\x16\n" +
+	"\x06signer\x18\x03 \x01(\tR\x06signer\x12 \n" +
+	"\vfingerprint\x18\x04 \x01(\tR\vfingerprint\x127\n" +
+	"\tsign_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bsignTime\x12.\n" +
+	"\x13envelope_media_type\x18\x06 \x01(\tR\x11envelopeMediaType\x12\x1a\n" +
+	"\benvelope\x18\a \x01(\fR\benvelope\x12\x1a\n" +
+	"\bmanifest\x18\b \x01(\fR\bmanifest\"m\n" +
 	"\x14PublishBundleRequest\x125\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.capcenter.v1.PublishHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
@@ -1639,9 +2217,10 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"\bversions\x18\x01 \x03(\v2\x15.capcenter.v1.VersionR\bversions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"'\n" +
 	"\x11GetVersionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"'\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"?\n" +
 	"\x11PullBundleRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"h\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\tR\x06digest\"h\n" +
 	"\x12PullBundleResponse\x122\n" +
 	"\x06header\x18\x01 \x01(\v2\x18.capcenter.v1.PullHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
@@ -1675,14 +2254,46 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"\aobjects\x18\x01 \x03(\v2\x1c.capcenter.v1.RenderedObjectR\aobjects\"U\n" +
 	"\x0eRenderedObject\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12/\n" +
-	"\x06object\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06object*f\n" +
+	"\x06object\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x06object\"u\n" +
+	"\x13AddSignatureRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x13envelope_media_type\x18\x02 \x01(\tR\x11envelopeMediaType\x12\x1a\n" +
+	"\benvelope\x18\x03 \x01(\fR\benvelope\"+\n" +
+	"\x15ListSignaturesRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xc7\x01\n" +
+	"\x16ListSignaturesResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\tR\x06digest\x12#\n" +
+	"\rmanifest_size\x18\x03 \x01(\x03R\fmanifestSize\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x04 \x01(\tR\tmediaType\x127\n" +
+	"\n" +
+	"signatures\x18\x05 \x03(\v2\x17.capcenter.v1.SignatureR\n" +
+	"signatures\"\x19\n" +
+	"\x17ListCertificatesRequest\"Y\n" +
+	"\x18ListCertificatesResponse\x12=\n" +
+	"\fcertificates\x18\x01 \x03(\v2\x19.capcenter.v1.CertificateR\fcertificates\"\x91\x02\n" +
+	"\vCertificate\x12\x10\n" +
+	"\x03pem\x18\x01 \x01(\tR\x03pem\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x16\n" +
+	"\x06issuer\x18\x03 \x01(\tR\x06issuer\x12 \n" +
+	"\vfingerprint\x18\x04 \x01(\tR\vfingerprint\x129\n" +
+	"\n" +
+	"not_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x127\n" +
+	"\tnot_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12\x0e\n" +
+	"\x02ca\x18\a \x01(\bR\x02ca\x12\x18\n" +
+	"\acurrent\x18\b \x01(\bR\acurrent*f\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_COMPONENT\x10\x01\x12\x0e\n" +
 	"\n" +
 	"KIND_TRAIT\x10\x02\x12\x0f\n" +
 	"\vKIND_POLICY\x10\x03\x12\x13\n" +
-	"\x0fKIND_CONTROLLER\x10\x042\x88\x06\n" +
+	"\x0fKIND_CONTROLLER\x10\x04*e\n" +
+	"\rSignatureRole\x12\x1e\n" +
+	"\x1aSIGNATURE_ROLE_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15SIGNATURE_ROLE_SERVER\x10\x01\x12\x19\n" +
+	"\x15SIGNATURE_ROLE_AUTHOR\x10\x022\x94\b\n" +
 	"\x11CapabilityService\x12Z\n" +
 	"\rPublishBundle\x12\".capcenter.v1.PublishBundleRequest\x1a#.capcenter.v1.PublishBundleResponse(\x01\x12M\n" +
 	"\rGetCapability\x12\".capcenter.v1.GetCapabilityRequest\x1a\x18.capcenter.v1.Capability\x12a\n" +
@@ -1694,7 +2305,10 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"PullBundle\x12\x1f.capcenter.v1.PullBundleRequest\x1a .capcenter.v1.PullBundleResponse0\x01\x12F\n" +
 	"\vYankVersion\x12 .capcenter.v1.YankVersionRequest\x1a\x15.capcenter.v1.Version\x12P\n" +
 	"\x10DeprecateVersion\x12%.capcenter.v1.DeprecateVersionRequest\x1a\x15.capcenter.v1.Version\x12[\n" +
-	"\x0eRenderTemplate\x12#.capcenter.v1.RenderTemplateRequest\x1a$.capcenter.v1.RenderTemplateResponseB?Z=github.com/capcenter/capcenter/proto/capcenter/v1;capcenterv1b\x06proto3"
+	"\x0eRenderTemplate\x12#.capcenter.v1.RenderTemplateRequest\x1a$.capcenter.v1.RenderTemplateResponse\x12J\n" +
+	"\fAddSignature\x12!.capcenter.v1.AddSignatureRequest\x1a\x17.capcenter.v1.Signature\x12[\n" +
+	"\x0eListSignatures\x12#.capcenter.v1.ListSignaturesRequest\x1a$.capcenter.v1.ListSignaturesResponse\x12a\n" +
+	"\x10ListCertificates\x12%.capcenter.v1.ListCertificatesRequest\x1a&.capcenter.v1.ListCertificatesResponseB?Z=github.com/capcenter/capcenter/proto/capcenter/v1;capcenterv1b\x06proto3"
 
 var (
 	file_capcenter_v1_capcenter_proto_rawDescOnce sync.Once
@@ -1708,76 +2322,97 @@ func file_capcenter_v1_capcenter_proto_rawDescGZIP() []byte {
 	return file_capcenter_v1_capcenter_proto_rawDescData
 }
 
-var file_capcenter_v1_capcenter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_capcenter_v1_capcenter_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_capcenter_v1_capcenter_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_capcenter_v1_capcenter_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_capcenter_v1_capcenter_proto_goTypes = []any{
 	(Kind)(0),                        // 0: capcenter.v1.Kind
-	(*Capability)(nil),               // 1: capcenter.v1.Capability
-	(*Dependency)(nil),               // 2: capcenter.v1.Dependency
-	(*Version)(nil),                  // 3: capcenter.v1.Version
-	(*PublishBundleRequest)(nil),     // 4: capcenter.v1.PublishBundleRequest
-	(*PublishHeader)(nil),            // 5: capcenter.v1.PublishHeader
-	(*PublishBundleResponse)(nil),    // 6: capcenter.v1.PublishBundleResponse
-	(*GetCapabilityRequest)(nil),     // 7: capcenter.v1.GetCapabilityRequest
-	(*ListCapabilitiesRequest)(nil),  // 8: capcenter.v1.ListCapabilitiesRequest
-	(*ListCapabilitiesResponse)(nil), // 9: capcenter.v1.ListCapabilitiesResponse
-	(*ListVersionsRequest)(nil),      // 10: capcenter.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),     // 11: capcenter.v1.ListVersionsResponse
-	(*GetVersionRequest)(nil),        // 12: capcenter.v1.GetVersionRequest
-	(*PullBundleRequest)(nil),        // 13: capcenter.v1.PullBundleRequest
-	(*PullBundleResponse)(nil),       // 14: capcenter.v1.PullBundleResponse
-	(*PullHeader)(nil),               // 15: capcenter.v1.PullHeader
-	(*YankVersionRequest)(nil),       // 16: capcenter.v1.YankVersionRequest
-	(*DeprecateVersionRequest)(nil),  // 17: capcenter.v1.DeprecateVersionRequest
-	(*RenderTemplateRequest)(nil),    // 18: capcenter.v1.RenderTemplateRequest
-	(*RenderContext)(nil),            // 19: capcenter.v1.RenderContext
-	(*RenderTemplateResponse)(nil),   // 20: capcenter.v1.RenderTemplateResponse
-	(*RenderedObject)(nil),           // 21: capcenter.v1.RenderedObject
-	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 23: google.protobuf.Struct
+	(SignatureRole)(0),               // 1: capcenter.v1.SignatureRole
+	(*Capability)(nil),               // 2: capcenter.v1.Capability
+	(*Dependency)(nil),               // 3: capcenter.v1.Dependency
+	(*Version)(nil),                  // 4: capcenter.v1.Version
+	(*Signature)(nil),                // 5: capcenter.v1.Signature
+	(*PublishBundleRequest)(nil),     // 6: capcenter.v1.PublishBundleRequest
+	(*PublishHeader)(nil),            // 7: capcenter.v1.PublishHeader
+	(*PublishBundleResponse)(nil),    // 8: capcenter.v1.PublishBundleResponse
+	(*GetCapabilityRequest)(nil),     // 9: capcenter.v1.GetCapabilityRequest
+	(*ListCapabilitiesRequest)(nil),  // 10: capcenter.v1.ListCapabilitiesRequest
+	(*ListCapabilitiesResponse)(nil), // 11: capcenter.v1.ListCapabilitiesResponse
+	(*ListVersionsRequest)(nil),      // 12: capcenter.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),     // 13: capcenter.v1.ListVersionsResponse
+	(*GetVersionRequest)(nil),        // 14: capcenter.v1.GetVersionRequest
+	(*PullBundleRequest)(nil),        // 15: capcenter.v1.PullBundleRequest
+	(*PullBundleResponse)(nil),       // 16: capcenter.v1.PullBundleResponse
+	(*PullHeader)(nil),               // 17: capcenter.v1.PullHeader
+	(*YankVersionRequest)(nil),       // 18: capcenter.v1.YankVersionRequest
+	(*DeprecateVersionRequest)(nil),  // 19: capcenter.v1.DeprecateVersionRequest
+	(*RenderTemplateRequest)(nil),    // 20: capcenter.v1.RenderTemplateRequest
+	(*RenderContext)(nil),            // 21: capcenter.v1.RenderContext
+	(*RenderTemplateResponse)(nil),   // 22: capcenter.v1.RenderTemplateResponse
+	(*RenderedObject)(nil),           // 23: capcenter.v1.RenderedObject
+	(*AddSignatureRequest)(nil),      // 24: capcenter.v1.AddSignatureRequest
+	(*ListSignaturesRequest)(nil),    // 25: capcenter.v1.ListSignaturesRequest
+	(*ListSignaturesResponse)(nil),   // 26: capcenter.v1.ListSignaturesResponse
+	(*ListCertificatesRequest)(nil),  // 27: capcenter.v1.ListCertificatesRequest
+	(*ListCertificatesResponse)(nil), // 28: capcenter.v1.ListCertificatesResponse
+	(*Certificate)(nil),              // 29: capcenter.v1.Certificate
+	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 31: google.protobuf.Struct
 }
 var file_capcenter_v1_capcenter_proto_depIdxs = []int32{
 	0,  // 0: capcenter.v1.Capability.kind:type_name -> capcenter.v1.Kind
-	22, // 1: capcenter.v1.Capability.update_time:type_name -> google.protobuf.Timestamp
+	30, // 1: capcenter.v1.Capability.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: capcenter.v1.Version.kind:type_name -> capcenter.v1.Kind
-	2,  // 3: capcenter.v1.Version.dependencies:type_name -> capcenter.v1.Dependency
-	23, // 4: capcenter.v1.Version.parameter_schema:type_name -> google.protobuf.Struct
-	22, // 5: capcenter.v1.Version.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 6: capcenter.v1.PublishBundleRequest.header:type_name -> capcenter.v1.PublishHeader
-	3,  // 7: capcenter.v1.PublishBundleResponse.version:type_name -> capcenter.v1.Version
-	0,  // 8: capcenter.v1.ListCapabilitiesRequest.kind:type_name -> capcenter.v1.Kind
-	1,  // 9: capcenter.v1.ListCapabilitiesResponse.capabilities:type_name -> capcenter.v1.Capability
-	3,  // 10: capcenter.v1.ListVersionsResponse.versions:type_name -> capcenter.v1.Version
-	15, // 11: capcenter.v1.PullBundleResponse.header:type_name -> capcenter.v1.PullHeader
-	3,  // 12: capcenter.v1.PullHeader.version:type_name -> capcenter.v1.Version
-	23, // 13: capcenter.v1.RenderTemplateRequest.parameters:type_name -> google.protobuf.Struct
-	19, // 14: capcenter.v1.RenderTemplateRequest.context:type_name -> capcenter.v1.RenderContext
-	23, // 15: capcenter.v1.RenderTemplateRequest.workload:type_name -> google.protobuf.Struct
-	21, // 16: capcenter.v1.RenderTemplateResponse.objects:type_name -> capcenter.v1.RenderedObject
-	23, // 17: capcenter.v1.RenderedObject.object:type_name -> google.protobuf.Struct
-	4,  // 18: capcenter.v1.CapabilityService.PublishBundle:input_type -> capcenter.v1.PublishBundleRequest
-	7,  // 19: capcenter.v1.CapabilityService.GetCapability:input_type -> capcenter.v1.GetCapabilityRequest
-	8,  // 20: capcenter.v1.CapabilityService.ListCapabilities:input_type -> capcenter.v1.ListCapabilitiesRequest
-	10, // 21: capcenter.v1.CapabilityService.ListVersions:input_type -> capcenter.v1.ListVersionsRequest
-	12, // 22: capcenter.v1.CapabilityService.GetVersion:input_type -> capcenter.v1.GetVersionRequest
-	13, // 23: capcenter.v1.CapabilityService.PullBundle:input_type -> capcenter.v1.PullBundleRequest
-	16, // 24: capcenter.v1.CapabilityService.YankVersion:input_type -> capcenter.v1.YankVersionRequest
-	17, // 25: capcenter.v1.CapabilityService.DeprecateVersion:input_type -> capcenter.v1.DeprecateVersionRequest
-	18, // 26: capcenter.v1.CapabilityService.RenderTemplate:input_type -> capcenter.v1.RenderTemplateRequest
-	6,  // 27: capcenter.v1.CapabilityService.PublishBundle:output_type -> capcenter.v1.PublishBundleResponse
-	1,  // 28: capcenter.v1.CapabilityService.GetCapability:output_type -> capcenter.v1.Capability
-	9,  // 29: capcenter.v1.CapabilityService.ListCapabilities:output_type -> capcenter.v1.ListCapabilitiesResponse
-	11, // 30: capcenter.v1.CapabilityService.ListVersions:output_type -> capcenter.v1.ListVersionsResponse
-	3,  // 31: capcenter.v1.CapabilityService.GetVersion:output_type -> capcenter.v1.Version
-	14, // 32: capcenter.v1.CapabilityService.PullBundle:output_type -> capcenter.v1.PullBundleResponse
-	3,  // 33: capcenter.v1.CapabilityService.YankVersion:output_type -> capcenter.v1.Version
-	3,  // 34: capcenter.v1.CapabilityService.DeprecateVersion:output_type -> capcenter.v1.Version
-	20, // 35: capcenter.v1.CapabilityService.RenderTemplate:output_type -> capcenter.v1.RenderTemplateResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	3,  // 3: capcenter.v1.Version.dependencies:type_name -> capcenter.v1.Dependency
+	31, // 4: capcenter.v1.Version.parameter_schema:type_name -> google.protobuf.Struct
+	30, // 5: capcenter.v1.Version.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 6: capcenter.v1.Version.signatures:type_name -> capcenter.v1.Signature
+	1,  // 7: capcenter.v1.Signature.role:type_name -> capcenter.v1.SignatureRole
+	30, // 8: capcenter.v1.Signature.sign_time:type_name -> google.protobuf.Timestamp
+	7,  // 9: capcenter.v1.PublishBundleRequest.header:type_name -> capcenter.v1.PublishHeader
+	4,  // 10: capcenter.v1.PublishBundleResponse.version:type_name -> capcenter.v1.Version
+	0,  // 11: capcenter.v1.ListCapabilitiesRequest.kind:type_name -> capcenter.v1.Kind
+	2,  // 12: capcenter.v1.ListCapabilitiesResponse.capabilities:type_name -> capcenter.v1.Capability
+	4,  // 13: capcenter.v1.ListVersionsResponse.versions:type_name -> capcenter.v1.Version
+	17, // 14: capcenter.v1.PullBundleResponse.header:type_name -> capcenter.v1.PullHeader
+	4,  // 15: capcenter.v1.PullHeader.version:type_name -> capcenter.v1.Version
+	31, // 16: capcenter.v1.RenderTemplateRequest.parameters:type_name -> google.protobuf.Struct
+	21, // 17: capcenter.v1.RenderTemplateRequest.context:type_name -> capcenter.v1.RenderContext
+	31, // 18: capcenter.v1.RenderTemplateRequest.workload:type_name -> google.protobuf.Struct
+	23, // 19: capcenter.v1.RenderTemplateResponse.objects:type_name -> capcenter.v1.RenderedObject
+	31, // 20: capcenter.v1.RenderedObject.object:type_name -> google.protobuf.Struct
+	5,  // 21: capcenter.v1.ListSignaturesResponse.signatures:type_name -> capcenter.v1.Signature
+	29, // 22: capcenter.v1.ListCertificatesResponse.certificates:type_name -> capcenter.v1.Certificate
+	30, // 23: capcenter.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
+	30, // 24: capcenter.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
+	6,  // 25: capcenter.v1.CapabilityService.PublishBundle:input_type -> capcenter.v1.PublishBundleRequest
+	9,  // 26: capcenter.v1.CapabilityService.GetCapability:input_type -> capcenter.v1.GetCapabilityRequest
+	10, // 27: capcenter.v1.CapabilityService.ListCapabilities:input_type -> capcenter.v1.ListCapabilitiesRequest
+	12, // 28: capcenter.v1.CapabilityService.ListVersions:input_type -> capcenter.v1.ListVersionsRequest
+	14, // 29: capcenter.v1.CapabilityService.GetVersion:input_type -> capcenter.v1.GetVersionRequest
+	15, // 30: capcenter.v1.CapabilityService.PullBundle:input_type -> capcenter.v1.PullBundleRequest
+	18, // 31: capcenter.v1.CapabilityService.YankVersion:input_type -> capcenter.v1.YankVersionRequest
+	19, // 32: capcenter.v1.CapabilityService.DeprecateVersion:input_type -> capcenter.v1.DeprecateVersionRequest
+	20, // 33: capcenter.v1.CapabilityService.RenderTemplate:input_type -> capcenter.v1.RenderTemplateRequest
+	24, // 34: capcenter.v1.CapabilityService.AddSignature:input_type -> capcenter.v1.AddSignatureRequest
+	25, // 35: capcenter.v1.CapabilityService.ListSignatures:input_type -> capcenter.v1.ListSignaturesRequest
+	27, // 36: capcenter.v1.CapabilityService.ListCertificates:input_type -> capcenter.v1.ListCertificatesRequest
+	8,  // 37: capcenter.v1.CapabilityService.PublishBundle:output_type -> capcenter.v1.PublishBundleResponse
+	2,  // 38: capcenter.v1.CapabilityService.GetCapability:output_type -> capcenter.v1.Capability
+	11, // 39: capcenter.v1.CapabilityService.ListCapabilities:output_type -> capcenter.v1.ListCapabilitiesResponse
+	13, // 40: capcenter.v1.CapabilityService.ListVersions:output_type -> capcenter.v1.ListVersionsResponse
+	4,  // 41: capcenter.v1.CapabilityService.GetVersion:output_type -> capcenter.v1.Version
+	16, // 42: capcenter.v1.CapabilityService.PullBundle:output_type -> capcenter.v1.PullBundleResponse
+	4,  // 43: capcenter.v1.CapabilityService.YankVersion:output_type -> capcenter.v1.Version
+	4,  // 44: capcenter.v1.CapabilityService.DeprecateVersion:output_type -> capcenter.v1.Version
+	22, // 45: capcenter.v1.CapabilityService.RenderTemplate:output_type -> capcenter.v1.RenderTemplateResponse
+	5,  // 46: capcenter.v1.CapabilityService.AddSignature:output_type -> capcenter.v1.Signature
+	26, // 47: capcenter.v1.CapabilityService.ListSignatures:output_type -> capcenter.v1.ListSignaturesResponse
+	28, // 48: capcenter.v1.CapabilityService.ListCertificates:output_type -> capcenter.v1.ListCertificatesResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_capcenter_v1_capcenter_proto_init() }
@@ -1785,11 +2420,11 @@ func file_capcenter_v1_capcenter_proto_init() {
 	if File_capcenter_v1_capcenter_proto != nil {
 		return
 	}
-	file_capcenter_v1_capcenter_proto_msgTypes[3].OneofWrappers = []any{
+	file_capcenter_v1_capcenter_proto_msgTypes[4].OneofWrappers = []any{
 		(*PublishBundleRequest_Header)(nil),
 		(*PublishBundleRequest_Chunk)(nil),
 	}
-	file_capcenter_v1_capcenter_proto_msgTypes[13].OneofWrappers = []any{
+	file_capcenter_v1_capcenter_proto_msgTypes[14].OneofWrappers = []any{
 		(*PullBundleResponse_Header)(nil),
 		(*PullBundleResponse_Chunk)(nil),
 	}
@@ -1798,8 +2433,8 @@ func file_capcenter_v1_capcenter_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_capcenter_v1_capcenter_proto_rawDesc), len(file_capcenter_v1_capcenter_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   21,
+			NumEnums:      2,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,9 @@ const (
 	CapabilityService_YankVersion_FullMethodName      = "/capcenter.v1.CapabilityService/YankVersion"
 	CapabilityService_DeprecateVersion_FullMethodName = "/capcenter.v1.CapabilityService/DeprecateVersion"
 	CapabilityService_RenderTemplate_FullMethodName   = "/capcenter.v1.CapabilityService/RenderTemplate"
+	CapabilityService_AddSignature_FullMethodName     = "/capcenter.v1.CapabilityService/AddSignature"
+	CapabilityService_ListSignatures_FullMethodName   = "/capcenter.v1.CapabilityService/ListSignatures"
+	CapabilityService_ListCertificates_FullMethodName = "/capcenter.v1.CapabilityService/ListCertificates"
 )
 
 // CapabilityServiceClient is the client API for CapabilityService service.
@@ -73,6 +76,21 @@ type CapabilityServiceClient interface {
 	// RenderTemplate renders a version's template with parameters and a
 	// context, as a preview of what a cluster would receive.
 	RenderTemplate(ctx context.Context, in *RenderTemplateRequest, opts ...grpc.CallOption) (*RenderTemplateResponse, error)
+	// AddSignature attaches an author's co-signature to a version: a Notary
+	// Project envelope over the version's manifest digest. The server checks
+	// that the envelope is intact, that its certificate chain is a valid
+	// code-signing chain, and that it signs exactly this version's manifest
+	// (INVALID_ARGUMENT otherwise), then stores it as an OCI referrer of the
+	// manifest. It does not decide whether the author is trusted; clients do,
+	// by their trust policy. Adding the same envelope again changes nothing.
+	AddSignature(ctx context.Context, in *AddSignatureRequest, opts ...grpc.CallOption) (*Signature, error)
+	// ListSignatures returns a version's manifest digest and every signature
+	// of it, envelopes included, for clients to verify.
+	ListSignatures(ctx context.Context, in *ListSignaturesRequest, opts ...grpc.CallOption) (*ListSignaturesResponse, error)
+	// ListCertificates returns the certificates the server signs with, and
+	// has signed with before a key rotation, with the roots that issued
+	// them: what a client's trust policy trusts for this registry.
+	ListCertificates(ctx context.Context, in *ListCertificatesRequest, opts ...grpc.CallOption) (*ListCertificatesResponse, error)
 }
 
 type capabilityServiceClient struct {
@@ -185,6 +203,36 @@ func (c *capabilityServiceClient) RenderTemplate(ctx context.Context, in *Render
 	return out, nil
 }
 
+func (c *capabilityServiceClient) AddSignature(ctx context.Context, in *AddSignatureRequest, opts ...grpc.CallOption) (*Signature, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Signature)
+	err := c.cc.Invoke(ctx, CapabilityService_AddSignature_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *capabilityServiceClient) ListSignatures(ctx context.Context, in *ListSignaturesRequest, opts ...grpc.CallOption) (*ListSignaturesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSignaturesResponse)
+	err := c.cc.Invoke(ctx, CapabilityService_ListSignatures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *capabilityServiceClient) ListCertificates(ctx context.Context, in *ListCertificatesRequest, opts ...grpc.CallOption) (*ListCertificatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCertificatesResponse)
+	err := c.cc.Invoke(ctx, CapabilityService_ListCertificates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CapabilityServiceServer is the server API for CapabilityService service.
 // All implementations must embed UnimplementedCapabilityServiceServer
 // for forward compatibility.
@@ -228,6 +276,21 @@ type CapabilityServiceServer interface {
 	// RenderTemplate renders a version's template with parameters and a
 	// context, as a preview of what a cluster would receive.
 	RenderTemplate(context.Context, *RenderTemplateRequest) (*RenderTemplateResponse, error)
+	// AddSignature attaches an author's co-signature to a version: a Notary
+	// Project envelope over the version's manifest digest. The server checks
+	// that the envelope is intact, that its certificate chain is a valid
+	// code-signing chain, and that it signs exactly this version's manifest
+	// (INVALID_ARGUMENT otherwise), then stores it as an OCI referrer of the
+	// manifest. It does not decide whether the author is trusted; clients do,
+	// by their trust policy. Adding the same envelope again changes nothing.
+	AddSignature(context.Context, *AddSignatureRequest) (*Signature, error)
+	// ListSignatures returns a version's manifest digest and every signature
+	// of it, envelopes included, for clients to verify.
+	ListSignatures(context.Context, *ListSignaturesRequest) (*ListSignaturesResponse, error)
+	// ListCertificates returns the certificates the server signs with, and
+	// has signed with before a key rotation, with the roots that issued
+	// them: what a client's trust policy trusts for this registry.
+	ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error)
 	mustEmbedUnimplementedCapabilityServiceServer()
 }
 
@@ -264,6 +327,15 @@ func (UnimplementedCapabilityServiceServer) DeprecateVersion(context.Context, *D
 }
 func (UnimplementedCapabilityServiceServer) RenderTemplate(context.Context, *RenderTemplateRequest) (*RenderTemplateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RenderTemplate not implemented")
+}
+func (UnimplementedCapabilityServiceServer) AddSignature(context.Context, *AddSignatureRequest) (*Signature, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddSignature not implemented")
+}
+func (UnimplementedCapabilityServiceServer) ListSignatures(context.Context, *ListSignaturesRequest) (*ListSignaturesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSignatures not implemented")
+}
+func (UnimplementedCapabilityServiceServer) ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCertificates not implemented")
 }
 func (UnimplementedCapabilityServiceServer) mustEmbedUnimplementedCapabilityServiceServer() {}
 func (UnimplementedCapabilityServiceServer) testEmbeddedByValue()                           {}
@@ -430,6 +502,60 @@ func _CapabilityService_RenderTemplate_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CapabilityService_AddSignature_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddSignatureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CapabilityServiceServer).AddSignature(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CapabilityService_AddSignature_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CapabilityServiceServer).AddSignature(ctx, req.(*AddSignatureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CapabilityService_ListSignatures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSignaturesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CapabilityServiceServer).ListSignatures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CapabilityService_ListSignatures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CapabilityServiceServer).ListSignatures(ctx, req.(*ListSignaturesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CapabilityService_ListCertificates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCertificatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CapabilityServiceServer).ListCertificates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CapabilityService_ListCertificates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CapabilityServiceServer).ListCertificates(ctx, req.(*ListCertificatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CapabilityService_ServiceDesc is the grpc.ServiceDesc for CapabilityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +590,18 @@ var CapabilityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RenderTemplate",
 			Handler:    _CapabilityService_RenderTemplate_Handler,
+		},
+		{
+			MethodName: "AddSignature",
+			Handler:    _CapabilityService_AddSignature_Handler,
+		},
+		{
+			MethodName: "ListSignatures",
+			Handler:    _CapabilityService_ListSignatures_Handler,
+		},
+		{
+			MethodName: "ListCertificates",
+			Handler:    _CapabilityService_ListCertificates_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

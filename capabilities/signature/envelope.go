@@ -1,0 +1,100 @@
+package signature
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	notationsig "github.com/notaryproject/notation-core-go/signature"
+	"github.com/notaryproject/notation-core-go/signature/cose"
+	notationx509 "github.com/notaryproject/notation-core-go/x509"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ErrInvalidSignature is wrapped when an envelope is malformed, too large,
+// of an unknown media type, or its signature does not verify against its
+// own certificate chain.
+var ErrInvalidSignature = errors.New("invalid signature")
+
+// ErrWrongSubject is wrapped when an envelope signs another artifact than
+// the one it is attached to.
+var ErrWrongSubject = errors.New("signature is for another artifact")
+
+// payloadMediaType is the content type of a Notary Project payload.
+const payloadMediaType = "application/vnd.cncf.notary.payload.v1+json"
+
+// payload is a Notary Project signature payload.
+type payload struct {
+	TargetArtifact ocispec.Descriptor `json:"targetArtifact"`
+}
+
+// Info is what an envelope says, once Inspect has checked its integrity.
+// Trust is a separate question: see Verify.
+type Info struct {
+	MediaType string
+	Envelope  []byte
+	// Signer is the subject of the signing certificate; Fingerprint its
+	// SHA-256 (see Fingerprint).
+	Signer      string
+	Fingerprint string
+	// SignedAt is the signing time the signer claims; Expiry is zero when
+	// the signature does not expire.
+	SignedAt time.Time
+	Expiry   time.Time
+	// Chain is the certificate chain in the envelope, leaf first.
+	Chain []*x509.Certificate
+}
+
+// Inspect parses an envelope of mediaType (JWS or COSE), checks that its
+// signature verifies against the certificate chain it carries, that the
+// chain was a valid code-signing chain at the signing time, and that it
+// signs subject (same media type, digest and size). It fails wrapping
+// ErrInvalidSignature or ErrWrongSubject, saying what is wrong; it says
+// nothing about whether the signer is trusted.
+func Inspect(mediaType string, env []byte, subject ocispec.Descriptor) (*Info, error) {
+	if len(env) > MaxEnvelopeSize {
+		return nil, fmt.Errorf("%w: envelope of %d bytes, more than %d", ErrInvalidSignature, len(env), MaxEnvelopeSize)
+	}
+	if mediaType != MediaTypeJWS && mediaType != cose.MediaTypeEnvelope {
+		return nil, fmt.Errorf("%w: envelope media type %q is neither %s nor %s", ErrInvalidSignature, mediaType, MediaTypeJWS, cose.MediaTypeEnvelope)
+	}
+	e, err := notationsig.ParseEnvelope(mediaType, env)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSignature, err)
+	}
+	c, err := e.Verify()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSignature, err)
+	}
+	chain := c.SignerInfo.CertificateChain
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("%w: no certificate chain", ErrInvalidSignature)
+	}
+	signedAt := c.SignerInfo.SignedAttributes.SigningTime
+	if err := notationx509.ValidateCodeSigningCertChain(chain, &signedAt); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSignature, err)
+	}
+	if c.Payload.ContentType != payloadMediaType {
+		return nil, fmt.Errorf("%w: payload content type %q is not %s", ErrInvalidSignature, c.Payload.ContentType, payloadMediaType)
+	}
+	var p payload
+	if err := json.Unmarshal(c.Payload.Content, &p); err != nil {
+		return nil, fmt.Errorf("%w: payload: %w", ErrInvalidSignature, err)
+	}
+	t := p.TargetArtifact
+	if t.Digest != subject.Digest || t.Size != subject.Size || t.MediaType != subject.MediaType {
+		return nil, fmt.Errorf("%w: it signs %s (%d bytes, %s), not %s (%d bytes, %s)",
+			ErrWrongSubject, t.Digest, t.Size, t.MediaType, subject.Digest, subject.Size, subject.MediaType)
+	}
+	return &Info{
+		MediaType:   mediaType,
+		Envelope:    env,
+		Signer:      chain[0].Subject.String(),
+		Fingerprint: Fingerprint(chain[0]),
+		SignedAt:    signedAt,
+		Expiry:      c.SignerInfo.SignedAttributes.Expiry,
+		Chain:       chain,
+	}, nil
+}
