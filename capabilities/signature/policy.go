@@ -42,8 +42,8 @@ const (
 	maxProblems = 20
 )
 
-// MatchAll is the pattern that matches every capability name.
-const MatchAll = "**"
+// matchAll is the pattern that matches every capability name.
+const matchAll = "**"
 
 // Policy is a parsed trust policy: rules saying which certificate
 // authorities a capability's signatures must chain to. A nil or empty
@@ -58,7 +58,8 @@ type Policy struct {
 type Rule struct {
 	// Name labels the rule in messages; it is unique within its policy.
 	Name string
-	// Match holds path.Match patterns over "[namespace/]name", or MatchAll.
+	// Match holds path.Match patterns over "[namespace/]name", or "**",
+	// which matches every name.
 	Match []string
 	// Registry and Authors are the trusted CA certificates, parsed.
 	// Registry is never empty in a parsed policy.
@@ -69,11 +70,11 @@ type Rule struct {
 	RequireAuthor bool
 }
 
-// Matches reports whether one of r's patterns matches name. A malformed
+// matches reports whether one of r's patterns matches name. A malformed
 // pattern, which ParsePolicy never accepts, matches nothing.
-func (r *Rule) Matches(name string) bool {
+func (r *Rule) matches(name string) bool {
 	for _, pat := range r.Match {
-		if pat == MatchAll {
+		if pat == matchAll {
 			return true
 		}
 		if ok, err := path.Match(pat, name); ok && err == nil {
@@ -91,7 +92,7 @@ func (p *Policy) For(name string) (*Rule, error) {
 		return nil, fmt.Errorf("%s: %w: no trust policy is loaded", name, ErrNoPolicy)
 	}
 	for i := range p.Rules {
-		if p.Rules[i].Matches(name) {
+		if p.Rules[i].matches(name) {
 			return &p.Rules[i], nil
 		}
 	}
@@ -114,21 +115,21 @@ func DefaultPolicyPath() (string, error) {
 	return filepath.Join(dir, "capcenter", "trust.yaml"), nil
 }
 
-// LoadPolicy reads and parses the policy file at path, resolving relative
+// LoadPolicy reads and parses the policy file at file, resolving relative
 // certificate paths against its folder. Every error wraps ErrInvalidPolicy;
 // one for a missing file also wraps fs.ErrNotExist. It reads only regular
 // files, and at most 1 MiB of each.
-func LoadPolicy(path string) (*Policy, error) {
-	data, err := readBounded(path, maxPolicySize)
+func LoadPolicy(file string) (*Policy, error) {
+	data, err := readBounded(file, maxPolicySize)
 	if err != nil {
-		return nil, fmt.Errorf("trust policy %w: %w", ErrInvalidPolicy, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
 	}
-	return ParsePolicy(data, path, func(name string) ([]byte, error) {
+	return ParsePolicy(data, file, func(name string) ([]byte, error) {
 		return readBounded(name, maxCertFileSize)
 	})
 }
 
-// readBounded reads the regular file name, or max+1 bytes of it when it is
+// readBounded reads the regular file name, or maxSize+1 bytes of it when it is
 // larger, so that the caller can say it is too large.
 func readBounded(name string, maxSize int64) ([]byte, error) {
 	f, err := os.Open(name)
@@ -180,6 +181,7 @@ func ParsePolicy(data []byte, file string, readFile func(string) ([]byte, error)
 // policyError lists the problems of a policy file; it wraps
 // ErrInvalidPolicy.
 type policyError struct {
+	file     string
 	problems []string
 	more     int
 }
@@ -188,7 +190,7 @@ func (e *policyError) Error() string {
 	if len(e.problems) == 1 {
 		return e.problems[0]
 	}
-	s := fmt.Sprintf("%d problems in the trust policy:\n  %s", len(e.problems)+e.more, strings.Join(e.problems, "\n  "))
+	s := fmt.Sprintf("%s: %d problems:\n  %s", e.file, len(e.problems)+e.more, strings.Join(e.problems, "\n  "))
 	if e.more > 0 {
 		s += fmt.Sprintf("\n  and %d more", e.more)
 	}
@@ -238,7 +240,7 @@ func (p *policyParser) err() error {
 	if len(p.problems) == 0 {
 		return nil
 	}
-	return &policyError{problems: p.problems, more: p.more}
+	return &policyError{file: p.file, problems: p.problems, more: p.more}
 }
 
 // document parses data as exactly one YAML document and returns its root
@@ -389,7 +391,7 @@ func (p *policyParser) patterns(rule, n *yaml.Node, at string) []string {
 // checkPattern says what is wrong with a match pattern, or "".
 func checkPattern(pat string) string {
 	switch {
-	case pat == MatchAll:
+	case pat == matchAll:
 		return ""
 	case pat == "":
 		return "is empty"

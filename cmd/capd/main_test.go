@@ -56,6 +56,16 @@ func TestParseArgs(t *testing.T) {
 		{"bad size", []string{"--max-bundle-size", "lots"}, nil, nil, "positive size"},
 		{"bad level", nil, map[string]string{"CAPD_LOG_LEVEL": "loud"}, nil, "CAPD_LOG_LEVEL"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected argument"},
+		{"keys init", []string{"keys", "init", "--data", "/k"}, nil,
+			func(c config) bool { return c.command == "keys" && c.keysAction == "init" && c.data == "/k" }, ""},
+		{"keys rotate", []string{"keys", "rotate"}, nil,
+			func(c config) bool { return c.command == "keys" && c.keysAction == "rotate" }, ""},
+		{"keys without an action", []string{"keys"}, nil, nil, "capd keys init"},
+		{"keys take no signing flags", []string{"keys", "init", "--signing-key", "k"}, nil, nil, "signing-key"},
+		{"signing flags", []string{"--signing-key", "k.pem", "--signing-cert", "c.pem"}, nil,
+			func(c config) bool { return c.signingKey == "k.pem" && c.signingCert == "c.pem" }, ""},
+		{"signing env", nil, map[string]string{"CAPD_SIGNING_KEY": "k", "CAPD_SIGNING_CERT": "c"},
+			func(c config) bool { return c.signingKey == "k" && c.signingCert == "c" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,6 +170,13 @@ func TestServe(t *testing.T) {
 	list, err := capcenterv1.NewCapabilityServiceClient(conn).ListCapabilities(ctx, &capcenterv1.ListCapabilitiesRequest{PageSize: 1000})
 	if err != nil || int(list.GetTotalSize()) != len(builtin.Names()) {
 		t.Errorf("ListCapabilities = %d capabilities, %v; want the %d built-ins", list.GetTotalSize(), err, len(builtin.Names()))
+	}
+	ws, err := capcenterv1.NewCapabilityServiceClient(conn).GetVersion(ctx, &capcenterv1.GetVersionRequest{Name: "capabilities/webservice/versions/latest"})
+	if err != nil || len(ws.GetSignatures()) != 1 || ws.GetSignatures()[0].GetRole() != capcenterv1.SignatureRole_SIGNATURE_ROLE_SERVER {
+		t.Errorf("the seeded webservice has signatures %v (%v); want one by capd", ws.GetSignatures(), err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.data, "keys", "signing.key")); err != nil {
+		t.Errorf("capd without a configured key did not create one: %v", err)
 	}
 	health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil || health.GetStatus() != healthpb.HealthCheckResponse_SERVING {
