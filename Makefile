@@ -23,8 +23,9 @@ E2E_TIMEOUT ?= 15m
 # Extra flags for `make test`, e.g. TESTFLAGS='-run TestLoad -v'.
 TESTFLAGS ?=
 # Tools from hack/tools.sh that the tests need: the end-to-end tests list
-# capd's services through reflection with the real grpcurl.
-TEST_TOOLS := grpcurl
+# capd's services through reflection with the real grpcurl, and verify
+# capd's signatures with the real notation CLI.
+TEST_TOOLS := grpcurl notation
 # Tools `make bench` needs: the peer registry the figures are compared with.
 BENCH_TOOLS := registry
 # The code generators `make generate` runs (pinned in hack/tools.sh).
@@ -50,7 +51,7 @@ build: ## Build capd and capctl into bin/
 	$(GO) build -o bin/ ./cmd/capd ./cmd/capctl
 
 .PHONY: test
-test: ## Run every test with the race detector (installs grpcurl for the e2e tests)
+test: ## Run every test with the race detector (installs grpcurl and notation for the e2e tests)
 	$(if $(TEST_TOOLS),hack/tools.sh $(TEST_TOOLS))
 	$(GO) test -race -count=1 -timeout 10m $(TESTFLAGS) $$($(GO) list ./... | grep -v '/cmd/e2e$$')
 	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) $(TESTFLAGS) ./cmd/e2e/

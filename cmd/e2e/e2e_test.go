@@ -37,6 +37,8 @@ type catalog struct {
 	names   []string                        // their names, sorted
 	// atEnd registers cleanups that run when the whole test ends.
 	atEnd func(func())
+	// policy is the trust policy capctl trust fetch wrote for d.
+	policy string
 }
 
 // TestEndToEnd starts capd, pushes every built-in with capctl, checks the
@@ -56,6 +58,10 @@ func TestEndToEnd(t *testing.T) {
 
 	if !t.Run("push", c.testPush) {
 		t.FailNow()
+	}
+	c.policy = filepath.Join(t.TempDir(), "trust.yaml")
+	if out, errOut, code := c.capctl(t, "trust", "fetch", "--yes"); code != 0 {
+		t.Fatalf("capctl trust fetch: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Run("catalog", func(t *testing.T) {
 		t.Run("rest search", c.testRESTSearch)
@@ -78,7 +84,11 @@ func TestEndToEnd(t *testing.T) {
 // capctl runs capctl against c's capd.
 func (c *catalog) capctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	stdout, stderr, code, err := run(t.Context(), c.e.capctl, append([]string{"--server", c.d.grpc}, args...)...)
+	global := []string{"--server", c.d.grpc}
+	if c.policy != "" {
+		global = append(global, "--trust-policy", c.policy)
+	}
+	stdout, stderr, code, err := run(t.Context(), c.e.capctl, append(global, args...)...)
 	if err != nil {
 		t.Fatalf("capctl %s: %v\n%s", strings.Join(args, " "), err, stderr)
 	}

@@ -135,11 +135,17 @@ func (e *env) close() {
 // run runs one of the binaries with a bounded time and returns its stdout,
 // stderr and exit code; err is set only when it could not run at all.
 func run(ctx context.Context, bin string, args ...string) (stdout, stderr string, code int, err error) {
+	return runEnv(ctx, nil, bin, args...)
+}
+
+// runEnv is run with environ as the process's environment (nil: this
+// process's).
+func runEnv(ctx context.Context, environ []string, bin string, args ...string) (stdout, stderr string, code int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdout, cmd.Stderr, cmd.Env = &out, &errb, environ
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && ctx.Err() == nil {
