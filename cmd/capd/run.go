@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/capabilities/signature"
 	"github.com/capcenter/capcenter/server"
 	"github.com/capcenter/capcenter/store/embedded"
 )
@@ -49,12 +50,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	return serve(ctx, cfg, srv, stdout, log)
+	return serve(ctx, cfg, srv, signature.Fingerprint(signer.KeyPair().Root()), stdout, log)
 }
 
 // serve binds both addresses, prints them, and serves until ctx ends, then
 // shuts down within cfg.shutdownTimeout.
-func serve(ctx context.Context, cfg config, srv *server.Server, stdout io.Writer, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config, srv *server.Server, caFingerprint string, stdout io.Writer, log *slog.Logger) error {
 	var lc net.ListenConfig
 	grpcLis, err := lc.Listen(ctx, "tcp", cfg.grpcAddr)
 	if err != nil {
@@ -85,7 +86,7 @@ func serve(ctx context.Context, cfg config, srv *server.Server, stdout io.Writer
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(grpcLis) }()
 	go func() { errc <- hs.Serve(httpLis) }()
-	printAddrs(stdout, grpcLis.Addr(), httpLis.Addr())
+	printAddrs(stdout, grpcLis.Addr(), httpLis.Addr(), caFingerprint)
 	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "data", cfg.data)
 
 	var serveErr error
@@ -115,11 +116,12 @@ func serve(ctx context.Context, cfg config, srv *server.Server, stdout io.Writer
 }
 
 // printAddrs prints the addresses bound, in the lines scripts parse.
-func printAddrs(w io.Writer, grpcAddr, httpAddr net.Addr) {
+func printAddrs(w io.Writer, grpcAddr, httpAddr net.Addr, caFingerprint string) {
 	fmt.Fprintf(w, "capd: grpc listening on %s\n", grpcAddr)
 	fmt.Fprintf(w, "capd: http listening on http://%s\n", httpAddr)
 	fmt.Fprintf(w, "capd: try capctl --server %s search web\n", loopback(grpcAddr))
 	fmt.Fprintf(w, "capd: browse http://%s/v1/capabilities\n", loopback(httpAddr))
+	fmt.Fprintf(w, "capd: signing under the CA with SHA-256 %s; trust it with capctl --server %s trust fetch\n", caFingerprint, loopback(grpcAddr))
 }
 
 // loopback is addr with an unspecified host (0.0.0.0, ::) replaced by the
