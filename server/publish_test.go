@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -14,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/capabilities/signature"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 )
 
@@ -203,5 +205,67 @@ func TestPublishInvalidBundle(t *testing.T) {
 	}
 	if violations < 3 {
 		t.Errorf("%d field violations, want one per problem (3+): %v", violations, st.Details())
+	}
+}
+
+func TestSignaturesBoundedAndListed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	v := mustPublish(t, h, pack(t, loadBuiltin(t, "webservice"))).GetVersion()
+	if sigs := v.GetSignatures(); len(sigs) != 1 || sigs[0].GetRole() != capcenterv1.SignatureRole_SIGNATURE_ROLE_SERVER {
+		t.Fatalf("published version lists %v; want the server's signature", sigs)
+	}
+	ca, err := signature.NewCA(signature.CertOptions{CommonName: "author CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := signature.Issue(ca, signature.CertOptions{CommonName: "author"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.NewSigner(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := h.client.ListSignatures(ctx(t), &capcenterv1.ListSignaturesRequest{Name: "capabilities/webservice/versions/latest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := ocispec.Descriptor{MediaType: list.GetMediaType(), Digest: digest.Digest(list.GetDigest()), Size: list.GetManifestSize()}
+	add := func() error {
+		env, err := signer.Sign(ctx(t), subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.client.AddSignature(ctx(t), &capcenterv1.AddSignatureRequest{
+			Name: "capabilities/webservice/versions/1.0.0", EnvelopeMediaType: signature.MediaTypeJWS, Envelope: env,
+		})
+		return err
+	}
+	for i := 1; i < MaxSignatures; i++ {
+		if err := add(); err != nil {
+			t.Fatalf("signature %d: %v", i+1, err)
+		}
+	}
+	if err := add(); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("signature %d = %v; want ResourceExhausted", MaxSignatures+1, err)
+	}
+	list, err = h.client.ListSignatures(ctx(t), &capcenterv1.ListSignaturesRequest{Name: "capabilities/webservice/versions/1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetSignatures()) != MaxSignatures {
+		t.Fatalf("ListSignatures = %d signatures; want %d", len(list.GetSignatures()), MaxSignatures)
+	}
+	for _, sig := range list.GetSignatures() {
+		if _, err := signature.Inspect(sig.GetEnvelopeMediaType(), sig.GetEnvelope(), subject); err != nil {
+			t.Errorf("listed signature %s: %v", sig.GetDigest(), err)
+		}
+		if digest.FromBytes(sig.GetManifest()).String() != sig.GetDigest() {
+			t.Errorf("listed signature %s: its manifest hashes elsewhere", sig.GetDigest())
+		}
+	}
+	if _, err := h.client.AddSignature(ctx(t), &capcenterv1.AddSignatureRequest{Name: "capabilities/webservice/versions/latest", Envelope: []byte("x")}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("AddSignature to latest = %v; want InvalidArgument", err)
 	}
 }

@@ -45,7 +45,7 @@ func (g *globalOptions) policy() (*signature.Policy, error) {
 	}
 	p, err := signature.LoadPolicy(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no trust policy at %s: run `capctl trust fetch` to trust this registry's certificates, or pass --trust-policy: %w", path, err)
+		return nil, fmt.Errorf("no trust policy at %s (%w): run `capctl trust fetch` to trust this registry's certificates, or pass --trust-policy", path, fs.ErrNotExist)
 	}
 	return p, err
 }

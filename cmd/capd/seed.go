@@ -35,9 +35,7 @@ func seed(ctx context.Context, srv *server.Server, limits capabilities.Limits, l
 			log.Warn("seed: kept the version already published", "capability", b.Metadata.Name, "version", b.Metadata.Version, "error", err)
 		case err != nil:
 			return fmt.Errorf("seed %s: %w", b.Metadata.Name, err)
-		case created:
-			log.Info("seed: published", "capability", stored.Name, "version", stored.Version, "digest", stored.Digest)
-		default:
+		case !created: // a new one the server logged itself
 			log.Debug("seed: already published", "capability", stored.Name, "version", stored.Version)
 		}
 	}
