@@ -154,7 +154,7 @@ func (c *Client) Sign(ctx context.Context, name, version string, signer *signatu
 	if err != nil {
 		return nil, err
 	}
-	env, err := signer.Sign(ctx, s.Manifest)
+	info, err := signer.Sign(ctx, s.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Ref(name, s.Version), err)
 	}
@@ -163,7 +163,7 @@ func (c *Client) Sign(ctx context.Context, name, version string, signer *signatu
 		return nil, err
 	}
 	sig, err := c.rpc.AddSignature(ctx, &capcenterv1.AddSignatureRequest{
-		Name: rn, EnvelopeMediaType: signature.MediaTypeJWS, Envelope: env,
+		Name: rn, EnvelopeMediaType: info.MediaType, Envelope: info.Envelope,
 	})
 	if err != nil {
 		return nil, wrapStatus(ctx, Ref(name, s.Version), err)

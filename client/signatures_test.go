@@ -122,7 +122,7 @@ func TestAddSignatureRefusesAnotherDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = rawClient(t, r.Addr).AddSignature(ctx, &capcenterv1.AddSignatureRequest{
-		Name: "capabilities/webservice/versions/1.0.0", EnvelopeMediaType: signature.MediaTypeJWS, Envelope: env,
+		Name: "capabilities/webservice/versions/1.0.0", EnvelopeMediaType: signature.MediaTypeJWS, Envelope: env.Envelope,
 	})
 	if err == nil || !strings.Contains(err.Error(), "signature is for another artifact") {
 		t.Errorf("AddSignature of worker's signature to webservice = %v; want InvalidArgument naming the digests", err)

@@ -238,7 +238,7 @@ func TestSignaturesBoundedAndListed(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = h.client.AddSignature(ctx(t), &capcenterv1.AddSignatureRequest{
-			Name: "capabilities/webservice/versions/1.0.0", EnvelopeMediaType: signature.MediaTypeJWS, Envelope: env,
+			Name: "capabilities/webservice/versions/1.0.0", EnvelopeMediaType: signature.MediaTypeJWS, Envelope: env.Envelope,
 		})
 		return err
 	}

@@ -28,13 +28,9 @@ const MaxSignatures = 32
 // key and stages the signature manifest next to it; it returns the
 // signature manifest's descriptor.
 func (s *Server) signStaged(ctx context.Context, staging content.Pusher, desc ocispec.Descriptor) (ocispec.Descriptor, error) {
-	env, err := s.signer.Sign(ctx, desc)
+	info, err := s.signer.Sign(ctx, desc)
 	if err != nil {
 		return ocispec.Descriptor{}, err
-	}
-	info, err := signature.Inspect(signature.MediaTypeJWS, env, desc)
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("check own signature of %s: %w", desc.Digest, err)
 	}
 	return signature.Push(ctx, staging, desc, info, signature.RoleServer)
 }

@@ -9,7 +9,6 @@ import (
 
 	notationsig "github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-core-go/signature/cose"
-	notationx509 "github.com/notaryproject/notation-core-go/x509"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -72,9 +71,14 @@ func Inspect(mediaType string, env []byte, subject ocispec.Descriptor) (*Info, e
 	if len(chain) == 0 {
 		return nil, fmt.Errorf("%w: no certificate chain", ErrInvalidSignature)
 	}
+	// Verify checked the chain's structure and signatures; what it leaves
+	// to trust policy evaluation is validity at the signing time.
 	signedAt := c.SignerInfo.SignedAttributes.SigningTime
-	if err := notationx509.ValidateCodeSigningCertChain(chain, &signedAt); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSignature, err)
+	for _, cert := range chain {
+		if signedAt.Before(cert.NotBefore) || signedAt.After(cert.NotAfter) {
+			return nil, fmt.Errorf("%w: certificate %q was not valid at the signing time %s (valid %s to %s)", ErrInvalidSignature,
+				cert.Subject, signedAt.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+		}
 	}
 	if c.Payload.ContentType != payloadMediaType {
 		return nil, fmt.Errorf("%w: payload content type %q is not %s", ErrInvalidSignature, c.Payload.ContentType, payloadMediaType)

@@ -156,19 +156,10 @@ func serial() *big.Int {
 // parse, the key does not match the leaf, or the chain is not a valid
 // code-signing chain now (it must end in its self-signed root).
 func ParseKeyPair(keyPEM []byte, keyName string, certPEM []byte, certName string) (*KeyPair, error) {
-	key, err := notationx509.ParsePrivateKeyPEM(keyPEM)
+	kp, err := parsePEMs(keyPEM, keyName, certPEM, certName)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", keyName, ErrInvalidKey, err)
+		return nil, err
 	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%s: %w: %T cannot sign", keyName, ErrInvalidKey, key)
-	}
-	chain, err := ParseCertificates(certPEM)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", certName, ErrInvalidKey, err)
-	}
-	kp := &KeyPair{Key: signer, Chain: chain}
 	if err := kp.Check(time.Now()); err != nil {
 		return nil, fmt.Errorf("%s and %s: %w", keyName, certName, err)
 	}
@@ -180,6 +171,24 @@ func ParseKeyPair(keyPEM []byte, keyName string, certPEM []byte, certName string
 // either does not parse, the key does not match, or the certificate is not
 // a CA that may sign certificates.
 func ParseCA(keyPEM []byte, keyName string, certPEM []byte, certName string) (*KeyPair, error) {
+	kp, err := parsePEMs(keyPEM, keyName, certPEM, certName)
+	if err != nil {
+		return nil, err
+	}
+	ca := kp.Leaf()
+	pub, ok := kp.Key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	switch {
+	case !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0:
+		return nil, fmt.Errorf("%s: %w: %q is not a CA certificate", certName, ErrInvalidKey, ca.Subject)
+	case !ok || !pub.Equal(ca.PublicKey):
+		return nil, fmt.Errorf("%s and %s: %w: the private key does not match the certificate", keyName, certName, ErrInvalidKey)
+	}
+	return kp, nil
+}
+
+// parsePEMs parses a PEM private key and certificates, checking nothing
+// about how they relate.
+func parsePEMs(keyPEM []byte, keyName string, certPEM []byte, certName string) (*KeyPair, error) {
 	key, err := notationx509.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", keyName, ErrInvalidKey, err)
@@ -191,14 +200,6 @@ func ParseCA(keyPEM []byte, keyName string, certPEM []byte, certName string) (*K
 	chain, err := ParseCertificates(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", certName, ErrInvalidKey, err)
-	}
-	ca := chain[0]
-	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
-	switch {
-	case !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0:
-		return nil, fmt.Errorf("%s: %w: %q is not a CA certificate", certName, ErrInvalidKey, ca.Subject)
-	case !ok || !pub.Equal(ca.PublicKey):
-		return nil, fmt.Errorf("%s and %s: %w: the private key does not match the certificate", keyName, certName, ErrInvalidKey)
 	}
 	return &KeyPair{Key: signer, Chain: chain}, nil
 }

@@ -72,17 +72,27 @@ func NewSigner(kp *KeyPair) (*Signer, error) {
 func (s *Signer) KeyPair() *KeyPair { return s.keys }
 
 // Sign signs subject, an OCI manifest descriptor, and returns the JWS
-// envelope. It fails when the chain is no longer valid (an expired
-// certificate) or the key fails to sign.
-func (s *Signer) Sign(ctx context.Context, subject ocispec.Descriptor) ([]byte, error) {
-	env, _, err := s.gs.Sign(ctx, subject, notation.SignerSignOptions{
+// envelope described as Inspect would describe it. It fails when the chain
+// is no longer valid (an expired certificate) or the key fails to sign.
+func (s *Signer) Sign(ctx context.Context, subject ocispec.Descriptor) (*Info, error) {
+	env, si, err := s.gs.Sign(ctx, subject, notation.SignerSignOptions{
 		SignatureMediaType: MediaTypeJWS,
 		SigningAgent:       "capcenter",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", subject.Digest, err)
 	}
-	return env, nil
+	// notation-core-go checked the chain at the signing time as it signed.
+	leaf := si.CertificateChain[0]
+	return &Info{
+		MediaType:   MediaTypeJWS,
+		Envelope:    env,
+		Signer:      leaf.Subject.String(),
+		Fingerprint: Fingerprint(leaf),
+		SignedAt:    si.SignedAttributes.SigningTime,
+		Expiry:      si.SignedAttributes.Expiry,
+		Chain:       si.CertificateChain,
+	}, nil
 }
 
 // Push writes a signature manifest for an envelope already checked with

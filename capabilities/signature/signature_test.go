@@ -63,7 +63,7 @@ func mustSign(t *testing.T, kp *KeyPair, subject ocispec.Descriptor) Envelope {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Envelope{Digest: "sha256:" + kp.Leaf().Subject.CommonName, MediaType: MediaTypeJWS, Data: env}
+	return Envelope{Digest: "sha256:" + kp.Leaf().Subject.CommonName, MediaType: MediaTypeJWS, Data: env.Envelope}
 }
 
 // signAt signs subject as if at time at, bypassing the signer's clock:
@@ -305,8 +305,8 @@ func FuzzInspect(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(env, true)
-	f.Add(env, false)
+	f.Add(env.Envelope, true)
+	f.Add(env.Envelope, false)
 	f.Fuzz(func(t *testing.T, data []byte, jws bool) {
 		mt := "application/cose"
 		if jws {
@@ -323,4 +323,53 @@ func FuzzInspect(f *testing.F) {
 			t.Fatalf("Inspect accepted an envelope and returned %+v", info)
 		}
 	})
+}
+
+// BenchmarkSign is what capd adds to every publish, and BenchmarkInspect
+// what it does with every uploaded signature.
+func BenchmarkSign(b *testing.B) {
+	ca, err := NewCA(CertOptions{CommonName: "bench CA"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kp, err := Issue(ca, CertOptions{CommonName: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSigner(kp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	subject := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2}`))
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.Sign(ctx, subject); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkInspect(b *testing.B) {
+	ca, err := NewCA(CertOptions{CommonName: "bench CA"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kp, err := Issue(ca, CertOptions{CommonName: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSigner(kp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	subject := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2}`))
+	info, err := s.Sign(context.Background(), subject)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Inspect(MediaTypeJWS, info.Envelope, subject); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
