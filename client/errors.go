@@ -68,6 +68,14 @@ var ErrInternal = errors.New("internal error")
 // the manifest declares. Nothing of such a pull is returned.
 var ErrDigestMismatch = errors.New("content does not match its digest")
 
+// ErrMislabeled is wrapped when pulled content, though it matches its
+// digests, is another capability or version than the one asked for: its
+// manifest's title or version annotation, or the bundle's own metadata,
+// names something else. Signatures cover the manifest, not the name a
+// registry serves it under, so this is how a client notices a registry
+// serving an older signed version, or another capability's, in its place.
+var ErrMislabeled = errors.New("content is not the version asked for")
+
 // sentinelFor returns the sentinel a gRPC code maps to; codes without
 // their own sentinel map to ErrInternal.
 func sentinelFor(code codes.Code) error {

@@ -44,7 +44,21 @@ func (c *Client) Pull(ctx context.Context, name, version string, lim capabilitie
 	if p.Bundle, err = capabilities.Unpack(ctx, p.Content, p.Manifest, lim); err != nil {
 		return nil, fmt.Errorf("%s: %w", Ref(name, orLatest(version)), err)
 	}
+	if err := checkBundle(p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkBundle checks that an unpacked bundle's own metadata names the
+// capability and version the registry served it as.
+func checkBundle(p *Pulled) error {
+	md := p.Bundle.Metadata
+	if md.Name != p.Version.GetCapability() || md.Version != p.Version.GetVersion() {
+		return fmt.Errorf("%s: %w: its capability.yaml says it is %s",
+			Ref(p.Version.GetCapability(), p.Version.GetVersion()), ErrMislabeled, Ref(md.Name, md.Version))
+	}
+	return nil
 }
 
 // PullContent downloads the artifact of version of capability name, every
@@ -88,12 +102,12 @@ func (c *Client) pullContent(ctx context.Context, name, version string, dgst dig
 	if header == nil || header.GetVersion() == nil {
 		return nil, protocolError(subject, "the stream does not start with a header")
 	}
+	if got := digest.FromBytes(header.GetManifest()); dgst != "" && got != dgst {
+		return nil, fmt.Errorf("%s: %w: the server sent manifest %s, not the verified %s", subject, ErrDigestMismatch, got, dgst)
+	}
 	p, blobs, err := checkHeader(subject, name, version, header, lim)
 	if err != nil {
 		return nil, err
-	}
-	if dgst != "" && p.Manifest.Digest != dgst {
-		return nil, fmt.Errorf("%s: %w: the server sent manifest %s, not the verified %s", subject, ErrDigestMismatch, p.Manifest.Digest, dgst)
 	}
 	staged := verified{p.Manifest.Digest: header.GetManifest()} // checkHeader verified it
 	var total int64
@@ -129,6 +143,9 @@ func checkHeader(subject, name, version string, h *capcenterv1.PullHeader, lim c
 	var m ocispec.Manifest
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w: manifest: %w", subject, capabilities.ErrInvalid, err)
+	}
+	if title, ver := m.Annotations[ocispec.AnnotationTitle], m.Annotations[ocispec.AnnotationVersion]; title != name || ver != v.GetVersion() {
+		return nil, nil, fmt.Errorf("%s: %w: the manifest says it is %s", subject, ErrMislabeled, Ref(title, ver))
 	}
 	blobs := append([]ocispec.Descriptor{m.Config}, m.Layers...)
 	if err := checkSizes(blobs, lim); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -46,6 +47,9 @@ func (c *Client) Signatures(ctx context.Context, name, version string) (*Signed,
 	resp, err := c.rpc.ListSignatures(ctx, &capcenterv1.ListSignaturesRequest{Name: rn})
 	if err != nil {
 		return nil, wrapStatus(ctx, subject, err)
+	}
+	if _, err := semver.StrictNewVersion(resp.GetVersion()); err != nil {
+		return nil, protocolError(subject, "the server resolved it to version %q", resp.GetVersion())
 	}
 	if version != "" && version != Latest && resp.GetVersion() != version {
 		return nil, protocolError(subject, "the server listed the signatures of %s", Ref(name, resp.GetVersion()))
@@ -126,8 +130,10 @@ func (c *Client) Verify(ctx context.Context, name, version string, policy *signa
 // verified digest, by the exact version it resolved to, and unpacks it
 // within lim: a tag that moves between the two calls cannot change what is
 // pulled. It fails as Verify does before anything is downloaded, and as
-// Pull does, with ErrDigestMismatch when the server sends another manifest
-// than the one verified.
+// Pull does: with ErrDigestMismatch when the server sends another manifest
+// than the one verified, and ErrMislabeled when the verified content is
+// another capability or version (an older signed version served as a newer
+// one).
 func (c *Client) PullVerified(ctx context.Context, name, version string, policy *signature.Policy, lim capabilities.Limits) (*Pulled, error) {
 	v, err := c.Verify(ctx, name, version, policy)
 	if err != nil {
@@ -140,6 +146,9 @@ func (c *Client) PullVerified(ctx context.Context, name, version string, policy 
 	p.Verification = v
 	if p.Bundle, err = capabilities.Unpack(ctx, p.Content, p.Manifest, lim); err != nil {
 		return nil, fmt.Errorf("%s: %w", Ref(name, v.Version), err)
+	}
+	if err := checkBundle(p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -70,22 +70,22 @@ func TestSignVerifyAndPullVerified(t *testing.T) {
 	if sig.GetRole() != capcenterv1.SignatureRole_SIGNATURE_ROLE_AUTHOR || !strings.Contains(sig.GetSigner(), "CN=alice") {
 		t.Errorf("Sign = %v; want an author signature by alice", sig)
 	}
-	if again, err := c.Sign(ctx, "webservice", "1.0.0", mustSigner(t, author)); err != nil || again.GetDigest() == sig.GetDigest() {
-		t.Errorf("a second signature by the same key: %v, %v; want a new signature (another signing time)", again, err)
+	if again, err := c.Sign(ctx, "webservice", "1.0.0", mustSigner(t, author)); err != nil || again.GetDigest() != sig.GetDigest() {
+		t.Errorf("signing again with the same key: %v, %v; want the first signature back", again, err)
 	}
 	p, err := c.PullVerified(ctx, "webservice", "", strict, capabilities.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Manifest.Digest.String() != v.GetDigest() || p.Bundle == nil || len(p.Verification.Result.Authors) != 2 {
-		t.Errorf("PullVerified = %s, bundle %v, %d author signatures; want %s, a bundle, 2", p.Manifest.Digest, p.Bundle != nil, len(p.Verification.Result.Authors), v.GetDigest())
+	if p.Manifest.Digest.String() != v.GetDigest() || p.Bundle == nil || len(p.Verification.Result.Authors) != 1 {
+		t.Errorf("PullVerified = %s, bundle %v, %d author signatures; want %s, a bundle, 1", p.Manifest.Digest, p.Bundle != nil, len(p.Verification.Result.Authors), v.GetDigest())
 	}
 	got, err := c.GetVersion(ctx, "webservice", "1.0.0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.GetSignatures()) != 3 {
-		t.Errorf("GetVersion lists %d signatures, want 3", len(got.GetSignatures()))
+	if len(got.GetSignatures()) != 2 {
+		t.Errorf("GetVersion lists %d signatures, want the server's and alice's", len(got.GetSignatures()))
 	}
 
 	certs, err := c.Certificates(ctx)
@@ -158,9 +158,21 @@ type meddler struct {
 	// signaturesOf, when set, answers ListSignatures with another
 	// version's signatures, under the asked-for version's digest.
 	signaturesOf string
+	// relabel, when set, serves that version (signatures, digest and
+	// content, all genuine) as the version asked for: a rollback.
+	relabel string
 }
 
 func (m *meddler) ListSignatures(ctx context.Context, req *capcenterv1.ListSignaturesRequest) (*capcenterv1.ListSignaturesResponse, error) {
+	if m.relabel != "" {
+		asked := req.GetName()
+		resp, err := m.up.ListSignatures(ctx, &capcenterv1.ListSignaturesRequest{Name: m.relabel})
+		if err != nil {
+			return nil, err
+		}
+		resp.Version = asked[strings.LastIndexByte(asked, '/')+1:]
+		return resp, nil
+	}
 	resp, err := m.up.ListSignatures(ctx, req)
 	if err != nil || m.signaturesOf == "" {
 		return resp, err
@@ -192,6 +204,9 @@ func (m *meddler) PullBundle(req *capcenterv1.PullBundleRequest, stream capcente
 	if m.pullName != "" {
 		req = &capcenterv1.PullBundleRequest{Name: m.pullName}
 	}
+	if m.relabel != "" {
+		req = &capcenterv1.PullBundleRequest{Name: m.relabel, Digest: req.GetDigest()}
+	}
 	up, err := m.up.PullBundle(stream.Context(), req)
 	if err != nil {
 		return err
@@ -202,7 +217,7 @@ func (m *meddler) PullBundle(req *capcenterv1.PullBundleRequest, stream capcente
 		if err != nil {
 			return nil //nolint:nilerr // the end of the upstream stream ends this one
 		}
-		if h := msg.GetHeader(); h != nil && m.pullName != "" {
+		if h := msg.GetHeader(); h != nil && (m.pullName != "" || m.relabel != "") {
 			// Claim the version asked for, digest and all: only the digest
 			// the client verified can tell.
 			h.Version.Version = asked[strings.LastIndexByte(asked, '/')+1:]
@@ -237,12 +252,17 @@ func TestPullVerifiedRefusesWhatItDidNotVerify(t *testing.T) {
 		{"swapped manifest", &meddler{pullName: "capabilities/webservice/versions/2.0.0"}, client.ErrDigestMismatch, "not the verified"},
 		{"tampered layer", &meddler{flipChunk: true}, client.ErrDigestMismatch, "hashes to"},
 		{"signature over another digest", &meddler{signaturesOf: "capabilities/webservice/versions/2.0.0"}, signature.ErrUntrusted, "signature is for another artifact"},
+		{"older signed version served as the newer", &meddler{relabel: "capabilities/webservice/versions/1.0.0"}, client.ErrMislabeled, "the manifest says it is webservice@1.0.0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.m.up = rawClient(t, r.Addr)
 			mc := mustServeFake(t, tt.m)
-			p, err := mc.PullVerified(ctx, "webservice", "1.0.0", policy, capabilities.Limits{})
+			asked := "1.0.0"
+			if tt.m.relabel != "" {
+				asked = "2.0.0"
+			}
+			p, err := mc.PullVerified(ctx, "webservice", asked, policy, capabilities.Limits{})
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.say) {
 				t.Fatalf("PullVerified = %v; want %v saying %q", err, tt.want, tt.say)
 			}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
 
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/signature"
@@ -219,20 +220,22 @@ func TestSignaturesBoundedAndListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := signature.Issue(ca, signature.CertOptions{CommonName: "author"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signature.NewSigner(kp)
-	if err != nil {
-		t.Fatal(err)
-	}
 	list, err := h.client.ListSignatures(ctx(t), &capcenterv1.ListSignaturesRequest{Name: "capabilities/webservice/versions/latest"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	subject := ocispec.Descriptor{MediaType: list.GetMediaType(), Digest: digest.Digest(list.GetDigest()), Size: list.GetManifestSize()}
+	// Each author signs with a key of their own: a second signature by one
+	// key changes nothing.
 	add := func() error {
+		kp, err := signature.Issue(ca, signature.CertOptions{CommonName: "author"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := signature.NewSigner(kp)
+		if err != nil {
+			t.Fatal(err)
+		}
 		env, err := signer.Sign(ctx(t), subject)
 		if err != nil {
 			t.Fatal(err)
@@ -267,5 +270,38 @@ func TestSignaturesBoundedAndListed(t *testing.T) {
 	}
 	if _, err := h.client.AddSignature(ctx(t), &capcenterv1.AddSignatureRequest{Name: "capabilities/webservice/versions/latest", Envelope: []byte("x")}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("AddSignature to latest = %v; want InvalidArgument", err)
+	}
+}
+
+func TestRepublishRenewsServerSignature(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{})
+	p := pack(t, loadBuiltin(t, "worker"))
+	first := mustPublish(t, h, p).GetVersion()
+	if len(first.GetSignatures()) != 1 {
+		t.Fatalf("first publish: %d signatures", len(first.GetSignatures()))
+	}
+	// Another server over the same store, with a key that did not sign it
+	// (a new key after the old one expired, or a store from before keys):
+	// publishing the same content again signs it with the new key.
+	renewer, err := New(Config{Store: h.store, Signer: testSigner(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := memory.New()
+	desc, err := capabilities.Pack(ctx(t), staged, loadBuiltin(t, "worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, created, err := renewer.Publish(ctx(t), staged, desc)
+	if err != nil || created {
+		t.Fatalf("republish = created %v, %v; want an existing version", created, err)
+	}
+	if len(v.Referrers) != 2 {
+		t.Errorf("after republishing with a new key: %d referrers; want the old and the new signature", len(v.Referrers))
+	}
+	// The same server again leaves it alone: its signature is fresh.
+	if v, _, err = renewer.Publish(ctx(t), staged, desc); err != nil || len(v.Referrers) != 2 {
+		t.Errorf("a third publish: %d referrers, %v; want 2", len(v.Referrers), err)
 	}
 }

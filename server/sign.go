@@ -35,12 +35,24 @@ func (s *Server) signStaged(ctx context.Context, staging content.Pusher, desc oc
 	return signature.Push(ctx, staging, desc, info, signature.RoleServer)
 }
 
-// backfillSignature signs an already published version that carries no
-// server signature (it was published before capd had a key) and stores the
-// signature; it returns the version as it now is.
+// renewMargin is how long a server signature's certificate must still be
+// valid for backfillSignature to leave the version alone.
+const renewMargin = 30 * 24 * time.Hour
+
+// backfillSignature signs an already published version again when it
+// carries no server signature by a certificate of this server that stays
+// valid for renewMargin: it was published before capd had a key, or its
+// signing certificate is about to expire (signatures carry no timestamp,
+// so they stop verifying when it does). It returns the version as it now
+// is.
 func (s *Server) backfillSignature(ctx context.Context, v store.Version, desc ocispec.Descriptor) (store.Version, error) {
-	for _, r := range v.Referrers {
-		if r.ArtifactType == signature.ArtifactType && r.Annotations[signature.AnnotationRole] == signature.RoleServer {
+	notAfter := map[string]time.Time{}
+	for _, c := range append(append([]*x509.Certificate{}, s.signer.KeyPair().Chain...), s.previous...) {
+		notAfter[signature.Fingerprint(c)] = c.NotAfter
+	}
+	for _, sig := range signaturesToProto(v.Referrers) {
+		end, ours := notAfter[sig.GetFingerprint()]
+		if sig.GetRole() == capcenterv1.SignatureRole_SIGNATURE_ROLE_SERVER && ours && time.Until(end) > renewMargin {
 			return v, nil
 		}
 	}
@@ -53,10 +65,13 @@ func (s *Server) backfillSignature(ctx context.Context, v store.Version, desc oc
 }
 
 // AddSignature stores an author's signature of a version after checking
-// that it is intact and signs that version's manifest. It fails with
-// InvalidArgument for a malformed name, "latest", or an envelope that
-// Inspect rejects; NotFound for an unknown version; ResourceExhausted when
-// the version already has MaxSignatures signatures.
+// that it is intact and signs that version's manifest. A signature by a
+// certificate that already signed the version returns that signature and
+// stores nothing. It fails with InvalidArgument for a malformed name,
+// "latest", or an envelope that Inspect rejects; NotFound for an unknown
+// version; ResourceExhausted when the version already has MaxSignatures
+// signatures (checked before the store write, so concurrent calls may pass
+// it by a few: MaxEnvelopeSize keeps even that listing small).
 func (s *Server) AddSignature(ctx context.Context, req *capcenterv1.AddSignatureRequest) (*capcenterv1.Signature, error) {
 	name, version, err := parseVersionName(req.GetName(), false)
 	if err != nil {
@@ -78,13 +93,20 @@ func (s *Server) AddSignature(ctx context.Context, req *capcenterv1.AddSignature
 	if err != nil {
 		return nil, statusError(codes.InvalidArgument, "envelope: %s@%s: %v", name, version, err)
 	}
+	// One signature per signing certificate: signing again changes
+	// nothing, and no one key can fill a version's signature slots.
+	for _, sig := range signaturesToProto(v.Referrers) {
+		if sig.GetFingerprint() == info.Fingerprint {
+			return sig, nil
+		}
+	}
+	if countSignatures(v) >= MaxSignatures {
+		return nil, statusError(codes.ResourceExhausted, "%s@%s already has %d signatures, the most a version may carry", name, version, MaxSignatures)
+	}
 	staging := memory.New()
 	desc, err := signature.Push(ctx, staging, subject, info, signature.RoleAuthor)
 	if err != nil {
 		return nil, err
-	}
-	if !hasReferrer(v, desc.Digest.String()) && countSignatures(v) >= MaxSignatures {
-		return nil, statusError(codes.ResourceExhausted, "%s@%s already has %d signatures, the most a version may carry", name, version, MaxSignatures)
 	}
 	v, err = s.store.AddReferrer(ctx, name, version, desc, staging)
 	if err != nil {
@@ -210,15 +232,6 @@ func signaturesToProto(refs []store.Referrer) []*capcenterv1.Signature {
 		out = append(out, sig)
 	}
 	return out
-}
-
-func hasReferrer(v store.Version, dgst string) bool {
-	for _, r := range v.Referrers {
-		if r.Digest == dgst {
-			return true
-		}
-	}
-	return false
 }
 
 func countSignatures(v store.Version) int {

@@ -42,9 +42,11 @@ const (
 	RoleAuthor = "author"
 )
 
-// MaxEnvelopeSize bounds a signature envelope: a few certificates and a
-// payload of one descriptor fit in a few KiB.
-const MaxEnvelopeSize = 256 << 10
+// MaxEnvelopeSize bounds a signature envelope: a chain of a few
+// certificates and a payload of one descriptor fit in a few KiB. With the
+// server's bound on signatures per version it keeps a version's signature
+// listing far below a gRPC message.
+const MaxEnvelopeSize = 32 << 10
 
 // emptyConfig is the config blob of every signature manifest: "{}".
 var emptyConfig = []byte("{}")

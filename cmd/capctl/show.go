@@ -90,7 +90,7 @@ func writeVersion(w io.Writer, v *capcenterv1.Version) error {
 		}
 	}
 	if sigs := v.GetSignatures(); len(sigs) > 0 {
-		fmt.Fprintln(w, "\nSignatures:")
+		fmt.Fprintln(w, "\nSignatures (as the registry lists them; capctl verify checks them):")
 		st := newTable(w, "  ROLE", "SIGNER", "FINGERPRINT (SHA-256)", "SIGNED")
 		for _, sig := range sigs {
 			st.row("  "+roleName(sig.GetRole()), sig.GetSigner(), sig.GetFingerprint(), formatTime(sig.GetSignTime()))

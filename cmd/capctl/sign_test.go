@@ -92,7 +92,7 @@ func TestSignThenVerifyWithAuthorsRequired(t *testing.T) {
 		t.Errorf("verify printed %q; want the registry and alice", out)
 	}
 	out = mustCapctl(t, "--server", r.Addr, "show", "webservice@1.0.0")
-	if !strings.Contains(out, "Signatures:") || !strings.Contains(out, signature.Fingerprint(author.Leaf())) {
+	if !strings.Contains(out, "Signatures (") || !strings.Contains(out, signature.Fingerprint(author.Leaf())) {
 		t.Errorf("show lacks the signatures:\n%s", out)
 	}
 	if _, err := capctl(t, "--server", r.Addr, "sign", "webservice@1.0.0", "--key", key, "--cert", key); err == nil || !strings.Contains(err.Error(), "key.pem") {
@@ -170,5 +170,35 @@ func TestPullOCILayoutHoldsTheSignatures(t *testing.T) {
 	}
 	if tagged != 1 || signatures != 1 {
 		t.Errorf("index.json = %s; want the bundle tagged 1.0.0 and one signature manifest", raw)
+	}
+}
+
+func TestTrustFetchKeepsOtherSavedCertificates(t *testing.T) {
+	t.Parallel()
+	r := mustServeRegistry(t)
+	policy := filepath.Join(t.TempDir(), "trust.yaml")
+	mustCapctl(t, "--server", r.Addr, "--trust-policy", policy, "trust", "fetch", "--yes")
+	saved := filepath.Join(filepath.Dir(policy), "certs", safeFileName(r.Addr)+".pem")
+	before, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another registry answering at the same address, with another CA.
+	other := mustServeRegistry(t)
+	if err := os.Rename(saved, saved+".keep"); err != nil {
+		t.Fatal(err)
+	}
+	mustCapctl(t, "--server", other.Addr, "--trust-policy", policy, "trust", "fetch", "--yes")
+	otherSaved := filepath.Join(filepath.Dir(policy), "certs", safeFileName(other.Addr)+".pem")
+	if err := os.Rename(otherSaved, saved); err != nil {
+		t.Fatal(err)
+	}
+	_, err = capctl(t, "--server", r.Addr, "--trust-policy", policy, "trust", "fetch", "--yes")
+	if err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("fetch over a file holding another CA: %v; want a refusal pointing at --force", err)
+	}
+	mustCapctl(t, "--server", r.Addr, "--trust-policy", policy, "trust", "fetch", "--yes", "--force")
+	if after, _ := os.ReadFile(saved); !bytes.Equal(before, after) {
+		t.Error("fetch --force did not save the registry's CA")
 	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -67,6 +69,7 @@ authors' co-signatures, and whether an author signature is required.`,
 type trustFetchOptions struct {
 	global *globalOptions
 	yes    bool
+	force  bool
 }
 
 func newTrustFetchCmd(s streams, g *globalOptions) *cobra.Command {
@@ -88,6 +91,7 @@ written when there is none yet; an existing policy is left for you to edit.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "trust the fingerprints without asking")
+	cmd.Flags().BoolVar(&o.force, "force", false, "replace a saved certificate file that holds other certificates")
 	return cmd
 }
 
@@ -105,25 +109,25 @@ func (o *trustFetchOptions) run(ctx context.Context, s streams) error {
 	if err != nil {
 		return err
 	}
-	var pem strings.Builder
-	fmt.Fprintf(s.out, "Registry %s signs with:\n", o.global.server)
-	for _, cert := range certs {
-		role := "signing"
-		switch {
-		case cert.GetCa():
-			role = "root CA"
-		case cert.GetCurrent():
-			role = "signing (current)"
-		}
-		fmt.Fprintf(s.out, "  %-18s %s\n  %-18s SHA-256 %s, valid until %s\n", role, cert.GetSubject(), "", cert.GetFingerprint(), formatTime(cert.GetNotAfter()))
-	}
 	roots, err := rootsOf(certs)
 	if err != nil {
 		return err
 	}
-	for _, r := range roots {
-		pem.WriteString(r.GetPem())
+	fmt.Fprintf(s.out, "Registry %s signs with:\n", o.global.server)
+	for _, cert := range certs {
+		role := "signing"
+		if cert.GetCurrent() {
+			role = "signing (current)"
+		}
+		if cert.GetCa() {
+			continue // listed from the parsed certificates below
+		}
+		fmt.Fprintf(s.out, "  %-18s %s\n  %-18s SHA-256 %s, valid until %s\n", role, cert.GetSubject(), "", cert.GetFingerprint(), formatTime(cert.GetNotAfter()))
 	}
+	for _, r := range roots {
+		fmt.Fprintf(s.out, "  %-18s %s\n  %-18s SHA-256 %s, valid until %s\n", "root CA", r.Subject, "", signature.Fingerprint(r), r.NotAfter.UTC().Format(time.RFC3339))
+	}
+	pem := signature.EncodeCertificates(roots...)
 	if !o.yes && !confirm(s, "Trust the root CA fingerprints above for this registry's signatures? [y/N] ") {
 		return errors.New("not trusted: nothing was saved")
 	}
@@ -132,16 +136,20 @@ func (o *trustFetchOptions) run(ctx context.Context, s streams) error {
 	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, certFile), []byte(pem.String()), 0o644); err != nil {
+	certPath := filepath.Join(dir, certFile)
+	if old, err := os.ReadFile(certPath); err == nil && !bytes.Equal(old, pem) && !o.force {
+		return fmt.Errorf("%s already holds other certificates (%s), which policies may trust: pass --force to replace them", certPath, fingerprints(old))
+	}
+	if err := os.WriteFile(certPath, pem, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "Saved %d root certificate(s) to %s\n", len(roots), filepath.Join(dir, certFile))
+	fmt.Fprintf(s.out, "Saved %d root certificate(s) to %s\n", len(roots), certPath)
 	if _, err := os.Stat(path); err == nil {
 		fmt.Fprintf(s.out, "%s exists and was left as it is: list %s under registryCertificates of the rules that should trust this registry.\n", path, certFile)
 		return nil
 	}
 	policy := fmt.Sprintf(`# capcenter trust policy: whom capctl trusts to sign capabilities.
-# Written by capctl trust fetch for %s on %s.
+# Written by capctl trust fetch for %q on %s.
 # The first rule whose match patterns fit a capability name applies.
 version: 1
 rules:
@@ -161,24 +169,44 @@ rules:
 	return nil
 }
 
-// rootsOf returns the root CA certificates of a registry's list, checking
-// each one's PEM parses to the fingerprint the registry states.
-func rootsOf(certs []*capcenterv1.Certificate) ([]*capcenterv1.Certificate, error) {
-	var roots []*capcenterv1.Certificate
+// rootsOf parses the root CA certificates of a registry's list: every
+// certificate it marks as a CA must be a self-signed CA certificate whose
+// fingerprint is the one stated. What is shown and saved comes from the
+// parsed certificates, not from the registry's description of them.
+func rootsOf(certs []*capcenterv1.Certificate) ([]*x509.Certificate, error) {
+	var roots []*x509.Certificate
 	for _, c := range certs {
 		if !c.GetCa() {
 			continue
 		}
 		parsed, err := signature.ParseCertificates([]byte(c.GetPem()))
-		if err != nil || len(parsed) != 1 || signature.Fingerprint(parsed[0]) != c.GetFingerprint() || !parsed[0].IsCA {
-			return nil, fmt.Errorf("the registry sent a root certificate (%s) that is not the CA certificate its fingerprint names", c.GetSubject())
+		if err != nil || len(parsed) != 1 || signature.Fingerprint(parsed[0]) != c.GetFingerprint() {
+			return nil, fmt.Errorf("the registry sent a root certificate (%s) that is not the certificate its fingerprint names", c.GetSubject())
 		}
-		roots = append(roots, c)
+		root := parsed[0]
+		if !root.IsCA || root.CheckSignatureFrom(root) != nil {
+			return nil, fmt.Errorf("the registry sent %q as a root, but it is not a self-signed CA certificate", root.Subject)
+		}
+		roots = append(roots, root)
 	}
 	if len(roots) == 0 {
 		return nil, errors.New("the registry lists no root CA certificate")
 	}
 	return roots, nil
+}
+
+// fingerprints lists the fingerprints of the certificates in PEM data, or
+// says it does not parse.
+func fingerprints(data []byte) string {
+	certs, err := signature.ParseCertificates(data)
+	if err != nil {
+		return "not PEM certificates"
+	}
+	fps := make([]string, len(certs))
+	for i, c := range certs {
+		fps[i] = "SHA-256 " + signature.Fingerprint(c)
+	}
+	return strings.Join(fps, ", ")
 }
 
 // confirm asks question on s.out and reads one line from s.in: true only

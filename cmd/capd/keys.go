@@ -45,13 +45,19 @@ func (k localKeys) exists() bool {
 }
 
 // init creates a local CA and a signing key it issues. It fails with
-// errKeysExist when a signing key is already there, and when a file
+// errKeysExist when any key or certificate is already there (a CA that
+// clients trust is never replaced behind their back), and when a file
 // cannot be written.
 func (k localKeys) init() (*signature.KeyPair, error) {
-	if k.exists() {
-		return nil, fmt.Errorf("%s: %w", k.path(signingKeyFile), errKeysExist)
+	for _, f := range []string{caKeyFile, caCertFile, signingKeyFile, signingCertFile} {
+		if _, err := os.Lstat(k.path(f)); !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w: remove the folder's keys to start over (clients that trust its CA will stop verifying)", k.path(f), errKeysExist)
+		}
 	}
 	if err := os.MkdirAll(k.dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(k.dir, 0o700); err != nil {
 		return nil, err
 	}
 	ca, err := signature.NewCA(signature.CertOptions{CommonName: "capd local CA", Organization: "capcenter"})
@@ -94,7 +100,7 @@ func (k localKeys) rotate() (old, cur *signature.KeyPair, err error) {
 		return nil, nil, err
 	}
 	keep := filepath.Join(k.path(previousDir), fmt.Sprintf("%s-%s.crt", old.Leaf().NotBefore.UTC().Format("20060102T150405Z"), signature.Fingerprint(old.Leaf())[:16]))
-	if err := os.WriteFile(keep, signature.EncodeCertificates(old.Chain...), 0o600); err != nil {
+	if err := writeAtomic(keep, signature.EncodeCertificates(old.Chain...), 0o644); err != nil {
 		return nil, nil, err
 	}
 	if cur, err = k.issue(ca); err != nil {
@@ -131,15 +137,44 @@ func (k localKeys) previous() ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
+// writeKeyPair replaces the key and certificate files, each atomically
+// (written beside, synced, renamed), the certificate last: a crash between
+// the two renames leaves a key that does not match its certificate, which
+// capd refuses at start with a message naming both files.
 func writeKeyPair(keyPath, certPath string, kp *signature.KeyPair) error {
 	key, err := signature.EncodeKey(kp.Key)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+	if err := writeAtomic(keyPath, key, 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(certPath, signature.EncodeCertificates(kp.Chain...), 0o644)
+	return writeAtomic(certPath, signature.EncodeCertificates(kp.Chain...), 0o644)
+}
+
+// writeAtomic writes data to path through a temporary file in the same
+// folder, with mode perm whatever the umask or an older file said.
+func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op once renamed
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }
 
 func readKeyPair(keyPath, certPath string) (*signature.KeyPair, error) {
@@ -185,6 +220,11 @@ func loadSigner(cfg config, log *slog.Logger) (*signature.Signer, []*x509.Certif
 	signer, err := signature.NewSigner(kp)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing key: %w", err)
+	}
+	if cfg.signingKey != "" {
+		// Keys from another PKI: the local folder's retired certificates
+		// (and its CA) are not this server's to publish.
+		return signer, nil, nil
 	}
 	previous, err := local.previous()
 	if err != nil {

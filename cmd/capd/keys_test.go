@@ -77,4 +77,21 @@ func TestKeysInitRotateAndLoad(t *testing.T) {
 	if err := keysCommand(config{data: other, keysAction: "rotate"}, &out); err == nil || !strings.Contains(err.Error(), "capd keys init") {
 		t.Errorf("rotate without a local CA = %v; want a pointer to keys init", err)
 	}
+
+	// A folder that lost its signing key keeps its CA: capd refuses to
+	// start rather than make a new CA no client trusts.
+	if err := os.Remove(filepath.Join(data, keysDir, signingKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadSigner(config{data: data}, log); !errors.Is(err, errKeysExist) {
+		t.Errorf("loadSigner without the signing key = %v; want errKeysExist, the CA kept", err)
+	}
+	if got := readFileOrEmpty(filepath.Join(data, keysDir, caCertFile)); !strings.Contains(got, "CERTIFICATE") {
+		t.Error("the CA certificate is gone")
+	}
+}
+
+func readFileOrEmpty(path string) string {
+	data, _ := os.ReadFile(path)
+	return string(data)
 }
