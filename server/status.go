@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/capabilities/resolve"
 	"github.com/capcenter/capcenter/store"
 )
 
@@ -28,6 +29,8 @@ const internalMessage = "internal error"
 //   - capabilities.ErrTooLarge and capabilities.ErrTimeout (a render ran
 //     out of its evaluation time, a server budget, so not DeadlineExceeded,
 //     which is kept for the caller's own deadline): ResourceExhausted;
+//   - resolve.ErrNoSolution and resolve.ErrCycle: FailedPrecondition, the
+//     message being the explanation; resolve.ErrInvalid: InvalidArgument;
 //   - store.ErrClosed: Unavailable;
 //   - anything else: Internal with a generic message.
 func toStatus(err error) *status.Status {
@@ -48,6 +51,10 @@ func toStatus(err error) *status.Status {
 		return invalidBundle(err)
 	case errors.Is(err, capabilities.ErrTooLarge), errors.Is(err, capabilities.ErrTimeout):
 		return status.New(codes.ResourceExhausted, err.Error())
+	case errors.Is(err, resolve.ErrNoSolution), errors.Is(err, resolve.ErrCycle):
+		return status.New(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, resolve.ErrInvalid):
+		return status.New(codes.InvalidArgument, err.Error())
 	case errors.Is(err, store.ErrClosed):
 		return status.New(codes.Unavailable, "server is shutting down")
 	}

@@ -24,6 +24,13 @@ func fullBitset(n int) bitset {
 	return b
 }
 
+// singleton returns the set {i} able to hold n bits.
+func singleton(n, i int) bitset {
+	b := newBitset(n)
+	b.set(i)
+	return b
+}
+
 func (b bitset) set(i int)      { b[i/64] |= 1 << (uint(i) % 64) }
 func (b bitset) has(i int) bool { return b[i/64]&(1<<(uint(i)%64)) != 0 }
 
@@ -32,15 +39,6 @@ func (b bitset) and(o bitset) bitset {
 	r := make(bitset, len(b))
 	for i := range b {
 		r[i] = b[i] & o[i]
-	}
-	return r
-}
-
-// or returns b ∪ o.
-func (b bitset) or(o bitset) bitset {
-	r := make(bitset, len(b))
-	for i := range b {
-		r[i] = b[i] | o[i]
 	}
 	return r
 }

@@ -27,8 +27,8 @@ func newRootCmd(s streams) *cobra.Command {
 		Long: `capctl works with capability bundles: KubeVela / OAM X-Definitions (a CUE
 template) with the controller manifests they need, versioned as OCI artifacts.
 init, import, lint, schema, pack and render work on bundle folders offline;
-push, pull, search, show, versions, yank, deprecate, sign, verify, trust and
-render NAME[@VERSION] talk to a capcenter registry (--server, or $` + serverEnv + `).`,
+push, pull, search, show, versions, yank, deprecate, sign, verify, trust,
+resolve, lock and render NAME[@VERSION] talk to a capcenter registry (--server, or $` + serverEnv + `).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -57,6 +57,8 @@ render NAME[@VERSION] talk to a capcenter registry (--server, or $` + serverEnv 
 		newSignCmd(s, g),
 		newVerifyCmd(s, g),
 		newTrustCmd(s, g),
+		newResolveCmd(s, g),
+		newLockCmd(s, g),
 	)
 	return root
 }

@@ -2120,6 +2120,313 @@ func (x *Certificate) GetCurrent() bool {
 	return false
 }
 
+// ResolveRequest is one resolution.
+type ResolveRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to resolve: capability names with semver ranges ("" for any).
+	Requirements []*Requirement `protobuf:"bytes,1,rep,name=requirements,proto3" json:"requirements,omitempty"`
+	// What the cluster already has; kept unless named in upgrade.
+	Installed []*InstalledCapability `protobuf:"bytes,2,rep,name=installed,proto3" json:"installed,omitempty"`
+	// Installed capabilities that may move to other versions; "*" for all.
+	Upgrade []string `protobuf:"bytes,3,rep,name=upgrade,proto3" json:"upgrade,omitempty"`
+	// The cluster's Kubernetes version, e.g. "1.30.2"; empty skips the
+	// Kubernetes requirements.
+	KubernetesVersion string `protobuf:"bytes,4,opt,name=kubernetes_version,json=kubernetesVersion,proto3" json:"kubernetes_version,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ResolveRequest) Reset() {
+	*x = ResolveRequest{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveRequest) ProtoMessage() {}
+
+func (x *ResolveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveRequest.ProtoReflect.Descriptor instead.
+func (*ResolveRequest) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ResolveRequest) GetRequirements() []*Requirement {
+	if x != nil {
+		return x.Requirements
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetInstalled() []*InstalledCapability {
+	if x != nil {
+		return x.Installed
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetUpgrade() []string {
+	if x != nil {
+		return x.Upgrade
+	}
+	return nil
+}
+
+func (x *ResolveRequest) GetKubernetesVersion() string {
+	if x != nil {
+		return x.KubernetesVersion
+	}
+	return ""
+}
+
+// Requirement asks for a capability within a semver range.
+type Requirement struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Capability string                 `protobuf:"bytes,1,opt,name=capability,proto3" json:"capability,omitempty"`
+	// A semver range, e.g. "^1.2.0"; empty means any version.
+	VersionRange  string `protobuf:"bytes,2,opt,name=version_range,json=versionRange,proto3" json:"version_range,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Requirement) Reset() {
+	*x = Requirement{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Requirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Requirement) ProtoMessage() {}
+
+func (x *Requirement) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Requirement.ProtoReflect.Descriptor instead.
+func (*Requirement) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Requirement) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *Requirement) GetVersionRange() string {
+	if x != nil {
+		return x.VersionRange
+	}
+	return ""
+}
+
+// InstalledCapability is a version a cluster already runs.
+type InstalledCapability struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Capability    string                 `protobuf:"bytes,1,opt,name=capability,proto3" json:"capability,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstalledCapability) Reset() {
+	*x = InstalledCapability{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstalledCapability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstalledCapability) ProtoMessage() {}
+
+func (x *InstalledCapability) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstalledCapability.ProtoReflect.Descriptor instead.
+func (*InstalledCapability) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *InstalledCapability) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *InstalledCapability) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// ResolveResponse is the plan.
+type ResolveResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Dependencies before dependents; ties in name order.
+	Steps         []*PlanStep `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveResponse) Reset() {
+	*x = ResolveResponse{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveResponse) ProtoMessage() {}
+
+func (x *ResolveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveResponse.ProtoReflect.Descriptor instead.
+func (*ResolveResponse) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ResolveResponse) GetSteps() []*PlanStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// PlanStep is one capability of a plan.
+type PlanStep struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Capability string                 `protobuf:"bytes,1,opt,name=capability,proto3" json:"capability,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The manifest digest to pull and verify.
+	Digest string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// True when this version is already installed.
+	Installed bool `protobuf:"varint,4,opt,name=installed,proto3" json:"installed,omitempty"`
+	// The capabilities of the plan this one depends on.
+	Dependencies  []string `protobuf:"bytes,5,rep,name=dependencies,proto3" json:"dependencies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanStep) Reset() {
+	*x = PlanStep{}
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanStep) ProtoMessage() {}
+
+func (x *PlanStep) ProtoReflect() protoreflect.Message {
+	mi := &file_capcenter_v1_capcenter_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanStep.ProtoReflect.Descriptor instead.
+func (*PlanStep) Descriptor() ([]byte, []int) {
+	return file_capcenter_v1_capcenter_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PlanStep) GetCapability() string {
+	if x != nil {
+		return x.Capability
+	}
+	return ""
+}
+
+func (x *PlanStep) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PlanStep) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *PlanStep) GetInstalled() bool {
+	if x != nil {
+		return x.Installed
+	}
+	return false
+}
+
+func (x *PlanStep) GetDependencies() []string {
+	if x != nil {
+		return x.Dependencies
+	}
+	return nil
+}
+
 var File_capcenter_v1_capcenter_proto protoreflect.FileDescriptor
 
 const file_capcenter_v1_capcenter_proto_rawDesc = "" +
@@ -2282,7 +2589,32 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"not_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x127\n" +
 	"\tnot_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\x12\x0e\n" +
 	"\x02ca\x18\a \x01(\bR\x02ca\x12\x18\n" +
-	"\acurrent\x18\b \x01(\bR\acurrent*f\n" +
+	"\acurrent\x18\b \x01(\bR\acurrent\"\xd9\x01\n" +
+	"\x0eResolveRequest\x12=\n" +
+	"\frequirements\x18\x01 \x03(\v2\x19.capcenter.v1.RequirementR\frequirements\x12?\n" +
+	"\tinstalled\x18\x02 \x03(\v2!.capcenter.v1.InstalledCapabilityR\tinstalled\x12\x18\n" +
+	"\aupgrade\x18\x03 \x03(\tR\aupgrade\x12-\n" +
+	"\x12kubernetes_version\x18\x04 \x01(\tR\x11kubernetesVersion\"R\n" +
+	"\vRequirement\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x01 \x01(\tR\n" +
+	"capability\x12#\n" +
+	"\rversion_range\x18\x02 \x01(\tR\fversionRange\"O\n" +
+	"\x13InstalledCapability\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x01 \x01(\tR\n" +
+	"capability\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"?\n" +
+	"\x0fResolveResponse\x12,\n" +
+	"\x05steps\x18\x01 \x03(\v2\x16.capcenter.v1.PlanStepR\x05steps\"\x9e\x01\n" +
+	"\bPlanStep\x12\x1e\n" +
+	"\n" +
+	"capability\x18\x01 \x01(\tR\n" +
+	"capability\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\tR\x06digest\x12\x1c\n" +
+	"\tinstalled\x18\x04 \x01(\bR\tinstalled\x12\"\n" +
+	"\fdependencies\x18\x05 \x03(\tR\fdependencies*f\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_COMPONENT\x10\x01\x12\x0e\n" +
@@ -2293,7 +2625,7 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"\rSignatureRole\x12\x1e\n" +
 	"\x1aSIGNATURE_ROLE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SIGNATURE_ROLE_SERVER\x10\x01\x12\x19\n" +
-	"\x15SIGNATURE_ROLE_AUTHOR\x10\x022\x94\b\n" +
+	"\x15SIGNATURE_ROLE_AUTHOR\x10\x022\xdc\b\n" +
 	"\x11CapabilityService\x12Z\n" +
 	"\rPublishBundle\x12\".capcenter.v1.PublishBundleRequest\x1a#.capcenter.v1.PublishBundleResponse(\x01\x12M\n" +
 	"\rGetCapability\x12\".capcenter.v1.GetCapabilityRequest\x1a\x18.capcenter.v1.Capability\x12a\n" +
@@ -2308,7 +2640,8 @@ const file_capcenter_v1_capcenter_proto_rawDesc = "" +
 	"\x0eRenderTemplate\x12#.capcenter.v1.RenderTemplateRequest\x1a$.capcenter.v1.RenderTemplateResponse\x12J\n" +
 	"\fAddSignature\x12!.capcenter.v1.AddSignatureRequest\x1a\x17.capcenter.v1.Signature\x12[\n" +
 	"\x0eListSignatures\x12#.capcenter.v1.ListSignaturesRequest\x1a$.capcenter.v1.ListSignaturesResponse\x12a\n" +
-	"\x10ListCertificates\x12%.capcenter.v1.ListCertificatesRequest\x1a&.capcenter.v1.ListCertificatesResponseB?Z=github.com/capcenter/capcenter/proto/capcenter/v1;capcenterv1b\x06proto3"
+	"\x10ListCertificates\x12%.capcenter.v1.ListCertificatesRequest\x1a&.capcenter.v1.ListCertificatesResponse\x12F\n" +
+	"\aResolve\x12\x1c.capcenter.v1.ResolveRequest\x1a\x1d.capcenter.v1.ResolveResponseB?Z=github.com/capcenter/capcenter/proto/capcenter/v1;capcenterv1b\x06proto3"
 
 var (
 	file_capcenter_v1_capcenter_proto_rawDescOnce sync.Once
@@ -2323,7 +2656,7 @@ func file_capcenter_v1_capcenter_proto_rawDescGZIP() []byte {
 }
 
 var file_capcenter_v1_capcenter_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_capcenter_v1_capcenter_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_capcenter_v1_capcenter_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_capcenter_v1_capcenter_proto_goTypes = []any{
 	(Kind)(0),                        // 0: capcenter.v1.Kind
 	(SignatureRole)(0),               // 1: capcenter.v1.SignatureRole
@@ -2355,19 +2688,24 @@ var file_capcenter_v1_capcenter_proto_goTypes = []any{
 	(*ListCertificatesRequest)(nil),  // 27: capcenter.v1.ListCertificatesRequest
 	(*ListCertificatesResponse)(nil), // 28: capcenter.v1.ListCertificatesResponse
 	(*Certificate)(nil),              // 29: capcenter.v1.Certificate
-	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 31: google.protobuf.Struct
+	(*ResolveRequest)(nil),           // 30: capcenter.v1.ResolveRequest
+	(*Requirement)(nil),              // 31: capcenter.v1.Requirement
+	(*InstalledCapability)(nil),      // 32: capcenter.v1.InstalledCapability
+	(*ResolveResponse)(nil),          // 33: capcenter.v1.ResolveResponse
+	(*PlanStep)(nil),                 // 34: capcenter.v1.PlanStep
+	(*timestamppb.Timestamp)(nil),    // 35: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 36: google.protobuf.Struct
 }
 var file_capcenter_v1_capcenter_proto_depIdxs = []int32{
 	0,  // 0: capcenter.v1.Capability.kind:type_name -> capcenter.v1.Kind
-	30, // 1: capcenter.v1.Capability.update_time:type_name -> google.protobuf.Timestamp
+	35, // 1: capcenter.v1.Capability.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: capcenter.v1.Version.kind:type_name -> capcenter.v1.Kind
 	3,  // 3: capcenter.v1.Version.dependencies:type_name -> capcenter.v1.Dependency
-	31, // 4: capcenter.v1.Version.parameter_schema:type_name -> google.protobuf.Struct
-	30, // 5: capcenter.v1.Version.create_time:type_name -> google.protobuf.Timestamp
+	36, // 4: capcenter.v1.Version.parameter_schema:type_name -> google.protobuf.Struct
+	35, // 5: capcenter.v1.Version.create_time:type_name -> google.protobuf.Timestamp
 	5,  // 6: capcenter.v1.Version.signatures:type_name -> capcenter.v1.Signature
 	1,  // 7: capcenter.v1.Signature.role:type_name -> capcenter.v1.SignatureRole
-	30, // 8: capcenter.v1.Signature.sign_time:type_name -> google.protobuf.Timestamp
+	35, // 8: capcenter.v1.Signature.sign_time:type_name -> google.protobuf.Timestamp
 	7,  // 9: capcenter.v1.PublishBundleRequest.header:type_name -> capcenter.v1.PublishHeader
 	4,  // 10: capcenter.v1.PublishBundleResponse.version:type_name -> capcenter.v1.Version
 	0,  // 11: capcenter.v1.ListCapabilitiesRequest.kind:type_name -> capcenter.v1.Kind
@@ -2375,44 +2713,49 @@ var file_capcenter_v1_capcenter_proto_depIdxs = []int32{
 	4,  // 13: capcenter.v1.ListVersionsResponse.versions:type_name -> capcenter.v1.Version
 	17, // 14: capcenter.v1.PullBundleResponse.header:type_name -> capcenter.v1.PullHeader
 	4,  // 15: capcenter.v1.PullHeader.version:type_name -> capcenter.v1.Version
-	31, // 16: capcenter.v1.RenderTemplateRequest.parameters:type_name -> google.protobuf.Struct
+	36, // 16: capcenter.v1.RenderTemplateRequest.parameters:type_name -> google.protobuf.Struct
 	21, // 17: capcenter.v1.RenderTemplateRequest.context:type_name -> capcenter.v1.RenderContext
-	31, // 18: capcenter.v1.RenderTemplateRequest.workload:type_name -> google.protobuf.Struct
+	36, // 18: capcenter.v1.RenderTemplateRequest.workload:type_name -> google.protobuf.Struct
 	23, // 19: capcenter.v1.RenderTemplateResponse.objects:type_name -> capcenter.v1.RenderedObject
-	31, // 20: capcenter.v1.RenderedObject.object:type_name -> google.protobuf.Struct
+	36, // 20: capcenter.v1.RenderedObject.object:type_name -> google.protobuf.Struct
 	5,  // 21: capcenter.v1.ListSignaturesResponse.signatures:type_name -> capcenter.v1.Signature
 	29, // 22: capcenter.v1.ListCertificatesResponse.certificates:type_name -> capcenter.v1.Certificate
-	30, // 23: capcenter.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
-	30, // 24: capcenter.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
-	6,  // 25: capcenter.v1.CapabilityService.PublishBundle:input_type -> capcenter.v1.PublishBundleRequest
-	9,  // 26: capcenter.v1.CapabilityService.GetCapability:input_type -> capcenter.v1.GetCapabilityRequest
-	10, // 27: capcenter.v1.CapabilityService.ListCapabilities:input_type -> capcenter.v1.ListCapabilitiesRequest
-	12, // 28: capcenter.v1.CapabilityService.ListVersions:input_type -> capcenter.v1.ListVersionsRequest
-	14, // 29: capcenter.v1.CapabilityService.GetVersion:input_type -> capcenter.v1.GetVersionRequest
-	15, // 30: capcenter.v1.CapabilityService.PullBundle:input_type -> capcenter.v1.PullBundleRequest
-	18, // 31: capcenter.v1.CapabilityService.YankVersion:input_type -> capcenter.v1.YankVersionRequest
-	19, // 32: capcenter.v1.CapabilityService.DeprecateVersion:input_type -> capcenter.v1.DeprecateVersionRequest
-	20, // 33: capcenter.v1.CapabilityService.RenderTemplate:input_type -> capcenter.v1.RenderTemplateRequest
-	24, // 34: capcenter.v1.CapabilityService.AddSignature:input_type -> capcenter.v1.AddSignatureRequest
-	25, // 35: capcenter.v1.CapabilityService.ListSignatures:input_type -> capcenter.v1.ListSignaturesRequest
-	27, // 36: capcenter.v1.CapabilityService.ListCertificates:input_type -> capcenter.v1.ListCertificatesRequest
-	8,  // 37: capcenter.v1.CapabilityService.PublishBundle:output_type -> capcenter.v1.PublishBundleResponse
-	2,  // 38: capcenter.v1.CapabilityService.GetCapability:output_type -> capcenter.v1.Capability
-	11, // 39: capcenter.v1.CapabilityService.ListCapabilities:output_type -> capcenter.v1.ListCapabilitiesResponse
-	13, // 40: capcenter.v1.CapabilityService.ListVersions:output_type -> capcenter.v1.ListVersionsResponse
-	4,  // 41: capcenter.v1.CapabilityService.GetVersion:output_type -> capcenter.v1.Version
-	16, // 42: capcenter.v1.CapabilityService.PullBundle:output_type -> capcenter.v1.PullBundleResponse
-	4,  // 43: capcenter.v1.CapabilityService.YankVersion:output_type -> capcenter.v1.Version
-	4,  // 44: capcenter.v1.CapabilityService.DeprecateVersion:output_type -> capcenter.v1.Version
-	22, // 45: capcenter.v1.CapabilityService.RenderTemplate:output_type -> capcenter.v1.RenderTemplateResponse
-	5,  // 46: capcenter.v1.CapabilityService.AddSignature:output_type -> capcenter.v1.Signature
-	26, // 47: capcenter.v1.CapabilityService.ListSignatures:output_type -> capcenter.v1.ListSignaturesResponse
-	28, // 48: capcenter.v1.CapabilityService.ListCertificates:output_type -> capcenter.v1.ListCertificatesResponse
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	35, // 23: capcenter.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
+	35, // 24: capcenter.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
+	31, // 25: capcenter.v1.ResolveRequest.requirements:type_name -> capcenter.v1.Requirement
+	32, // 26: capcenter.v1.ResolveRequest.installed:type_name -> capcenter.v1.InstalledCapability
+	34, // 27: capcenter.v1.ResolveResponse.steps:type_name -> capcenter.v1.PlanStep
+	6,  // 28: capcenter.v1.CapabilityService.PublishBundle:input_type -> capcenter.v1.PublishBundleRequest
+	9,  // 29: capcenter.v1.CapabilityService.GetCapability:input_type -> capcenter.v1.GetCapabilityRequest
+	10, // 30: capcenter.v1.CapabilityService.ListCapabilities:input_type -> capcenter.v1.ListCapabilitiesRequest
+	12, // 31: capcenter.v1.CapabilityService.ListVersions:input_type -> capcenter.v1.ListVersionsRequest
+	14, // 32: capcenter.v1.CapabilityService.GetVersion:input_type -> capcenter.v1.GetVersionRequest
+	15, // 33: capcenter.v1.CapabilityService.PullBundle:input_type -> capcenter.v1.PullBundleRequest
+	18, // 34: capcenter.v1.CapabilityService.YankVersion:input_type -> capcenter.v1.YankVersionRequest
+	19, // 35: capcenter.v1.CapabilityService.DeprecateVersion:input_type -> capcenter.v1.DeprecateVersionRequest
+	20, // 36: capcenter.v1.CapabilityService.RenderTemplate:input_type -> capcenter.v1.RenderTemplateRequest
+	24, // 37: capcenter.v1.CapabilityService.AddSignature:input_type -> capcenter.v1.AddSignatureRequest
+	25, // 38: capcenter.v1.CapabilityService.ListSignatures:input_type -> capcenter.v1.ListSignaturesRequest
+	27, // 39: capcenter.v1.CapabilityService.ListCertificates:input_type -> capcenter.v1.ListCertificatesRequest
+	30, // 40: capcenter.v1.CapabilityService.Resolve:input_type -> capcenter.v1.ResolveRequest
+	8,  // 41: capcenter.v1.CapabilityService.PublishBundle:output_type -> capcenter.v1.PublishBundleResponse
+	2,  // 42: capcenter.v1.CapabilityService.GetCapability:output_type -> capcenter.v1.Capability
+	11, // 43: capcenter.v1.CapabilityService.ListCapabilities:output_type -> capcenter.v1.ListCapabilitiesResponse
+	13, // 44: capcenter.v1.CapabilityService.ListVersions:output_type -> capcenter.v1.ListVersionsResponse
+	4,  // 45: capcenter.v1.CapabilityService.GetVersion:output_type -> capcenter.v1.Version
+	16, // 46: capcenter.v1.CapabilityService.PullBundle:output_type -> capcenter.v1.PullBundleResponse
+	4,  // 47: capcenter.v1.CapabilityService.YankVersion:output_type -> capcenter.v1.Version
+	4,  // 48: capcenter.v1.CapabilityService.DeprecateVersion:output_type -> capcenter.v1.Version
+	22, // 49: capcenter.v1.CapabilityService.RenderTemplate:output_type -> capcenter.v1.RenderTemplateResponse
+	5,  // 50: capcenter.v1.CapabilityService.AddSignature:output_type -> capcenter.v1.Signature
+	26, // 51: capcenter.v1.CapabilityService.ListSignatures:output_type -> capcenter.v1.ListSignaturesResponse
+	28, // 52: capcenter.v1.CapabilityService.ListCertificates:output_type -> capcenter.v1.ListCertificatesResponse
+	33, // 53: capcenter.v1.CapabilityService.Resolve:output_type -> capcenter.v1.ResolveResponse
+	41, // [41:54] is the sub-list for method output_type
+	28, // [28:41] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_capcenter_v1_capcenter_proto_init() }
@@ -2434,7 +2777,7 @@ func file_capcenter_v1_capcenter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_capcenter_v1_capcenter_proto_rawDesc), len(file_capcenter_v1_capcenter_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

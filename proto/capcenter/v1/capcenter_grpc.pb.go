@@ -31,6 +31,7 @@ const (
 	CapabilityService_AddSignature_FullMethodName     = "/capcenter.v1.CapabilityService/AddSignature"
 	CapabilityService_ListSignatures_FullMethodName   = "/capcenter.v1.CapabilityService/ListSignatures"
 	CapabilityService_ListCertificates_FullMethodName = "/capcenter.v1.CapabilityService/ListCertificates"
+	CapabilityService_Resolve_FullMethodName          = "/capcenter.v1.CapabilityService/Resolve"
 )
 
 // CapabilityServiceClient is the client API for CapabilityService service.
@@ -91,6 +92,15 @@ type CapabilityServiceClient interface {
 	// has signed with before a key rotation, with the roots that issued
 	// them: what a client's trust policy trusts for this registry.
 	ListCertificates(ctx context.Context, in *ListCertificatesRequest, opts ...grpc.CallOption) (*ListCertificatesResponse, error)
+	// Resolve picks a version of every requested capability and of everything
+	// they depend on, such that every version range, every Kubernetes
+	// requirement and the installed versions (unless upgraded) all hold. It
+	// prefers the newest versions that are neither yanked nor prereleases and
+	// returns an ordered plan, dependencies first, pinned to digests. When no
+	// set of versions works it fails with FAILED_PRECONDITION and a message
+	// explaining, in plain words, which constraints conflict and where each
+	// came from.
+	Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error)
 }
 
 type capabilityServiceClient struct {
@@ -233,6 +243,16 @@ func (c *capabilityServiceClient) ListCertificates(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *capabilityServiceClient) Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveResponse)
+	err := c.cc.Invoke(ctx, CapabilityService_Resolve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CapabilityServiceServer is the server API for CapabilityService service.
 // All implementations must embed UnimplementedCapabilityServiceServer
 // for forward compatibility.
@@ -291,6 +311,15 @@ type CapabilityServiceServer interface {
 	// has signed with before a key rotation, with the roots that issued
 	// them: what a client's trust policy trusts for this registry.
 	ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error)
+	// Resolve picks a version of every requested capability and of everything
+	// they depend on, such that every version range, every Kubernetes
+	// requirement and the installed versions (unless upgraded) all hold. It
+	// prefers the newest versions that are neither yanked nor prereleases and
+	// returns an ordered plan, dependencies first, pinned to digests. When no
+	// set of versions works it fails with FAILED_PRECONDITION and a message
+	// explaining, in plain words, which constraints conflict and where each
+	// came from.
+	Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error)
 	mustEmbedUnimplementedCapabilityServiceServer()
 }
 
@@ -336,6 +365,9 @@ func (UnimplementedCapabilityServiceServer) ListSignatures(context.Context, *Lis
 }
 func (UnimplementedCapabilityServiceServer) ListCertificates(context.Context, *ListCertificatesRequest) (*ListCertificatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCertificates not implemented")
+}
+func (UnimplementedCapabilityServiceServer) Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Resolve not implemented")
 }
 func (UnimplementedCapabilityServiceServer) mustEmbedUnimplementedCapabilityServiceServer() {}
 func (UnimplementedCapabilityServiceServer) testEmbeddedByValue()                           {}
@@ -556,6 +588,24 @@ func _CapabilityService_ListCertificates_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CapabilityService_Resolve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CapabilityServiceServer).Resolve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CapabilityService_Resolve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CapabilityServiceServer).Resolve(ctx, req.(*ResolveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CapabilityService_ServiceDesc is the grpc.ServiceDesc for CapabilityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -602,6 +652,10 @@ var CapabilityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCertificates",
 			Handler:    _CapabilityService_ListCertificates_Handler,
+		},
+		{
+			MethodName: "Resolve",
+			Handler:    _CapabilityService_Resolve_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
