@@ -34,7 +34,11 @@
 //
 // A cycle among the chosen versions is reported as an [ErrCycle] error
 // rather than avoided: the solver does not search for an acyclic
-// alternative. The work grows with the number of decisions the solver
-// undoes when it jumps back, which random registries with many conflicts
-// make superlinear (see BenchmarkResolve).
+// alternative. A conflict found many decisions after its causes is undone
+// one level at a time rather than by one jump back to the causes (see
+// backjumpLevel): on large registries that avoids redoing thousands of
+// unrelated decisions, but the proof of a conflict reached that way can be
+// longer than PubGrub's. On Synthetic registries, whose random ranges
+// conflict far more than real ones, the work grows about linearly with the
+// packages reached (see BenchmarkResolve).
 package resolve

@@ -230,16 +230,18 @@ func TestAgainstBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range *iterations {
 		sc := genScenario(rng.IntN, "", "")
-		plan, err := sc.resolve()
 		brute := newRules(sc).bruteForce()
-		func() {
-			defer func() {
-				if t.Failed() {
-					t.Logf("registry %d: %+v", i, sc)
-				}
+		for _, resolve := range []func() (*Plan, error){sc.resolve, sc.resolveChrono} {
+			plan, err := resolve()
+			func() {
+				defer func() {
+					if t.Failed() {
+						t.Logf("registry %d: %+v", i, sc)
+					}
+				}()
+				checkResult(t, sc, plan, err, brute)
 			}()
-			checkResult(t, sc, plan, err, brute)
-		}()
+		}
 	}
 }
 

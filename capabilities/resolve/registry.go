@@ -104,7 +104,9 @@ func (s *solver) newPkg(name string, list []Version) (*pkg, error) {
 	}
 	slices.SortFunc(all, func(a, b parsed) int { return a.v.Compare(b.v) })
 	p := &pkg{id: len(s.pkgs), name: name, n: len(all), installed: -1, decided: -1,
-		ranges: map[string]*rangeSet{}, written: map[string]string{}, depsDone: map[string]bool{}}
+		ranges: map[string]*rangeSet{}, written: map[string]string{}, depsDone: map[string]bool{},
+		vers: make([]*semver.Version, 0, len(all)), meta: make([]Version, 0, len(all)),
+		deps: make([][]parsedDep, 0, len(all)), vids: make([]int, 0, len(all))}
 	for i, e := range all {
 		if i > 0 && e.v.Equal(all[i-1].v) {
 			return nil, fmt.Errorf("%s %s: version: listed twice: %w", name, e.v, ErrInvalid)

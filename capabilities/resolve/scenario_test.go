@@ -106,3 +106,18 @@ func outcome(plan *Plan, err error) string {
 func (sc scenario) resolve() (*Plan, error) {
 	return Resolve(context.Background(), sc.src, sc.req)
 }
+
+// resolveChrono resolves like Resolve but backtracks chronologically after
+// every conflict (maxJump 0), the path Resolve takes only on long jumps,
+// which small scenarios never make.
+func (sc scenario) resolveChrono() (*Plan, error) {
+	s, err := newSolver(sc.src, sc.req)
+	if err != nil {
+		return nil, err
+	}
+	s.maxJump = 0
+	if err := s.solve(context.Background()); err != nil {
+		return nil, err
+	}
+	return s.plan()
+}

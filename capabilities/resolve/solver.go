@@ -30,6 +30,22 @@ type solver struct {
 	assigns []assignment
 	level   int // number of decisions in the partial solution
 	next    candidates
+	maxJump int // longest backjump, in decision levels (see backjumpLevel)
+	stats   stats
+}
+
+// defaultMaxJump is the longest backjump. Up to it, conflicts are learned as
+// PubGrub describes, which keeps explanations short; beyond it, undoing
+// unrelated decisions costs more than it saves. Measured on Synthetic
+// registries of 1 000 to 10 000 packages, 0 and 10 make about as few
+// decisions, 100 twice as many; 0 lengthens some explanations.
+const defaultMaxJump = 10
+
+// stats counts the solver's work, for benchmarks.
+type stats struct {
+	decisions int // versions decided, including those later undone
+	conflicts int // satisfied incompatibilities resolved
+	undone    int // assignments removed by backjumps
 }
 
 // assignment is one entry of the partial solution: a decision (a single
@@ -45,7 +61,7 @@ type assignment struct {
 // newSolver validates the request. It fails with ErrInvalid for an empty
 // name or a range or version that does not parse.
 func newSolver(src Source, req Request) (*solver, error) {
-	s := &solver{src: src, req: req, upgrade: map[string]bool{}, constraints: map[string]*constraint{}, vids: map[string]int{},
+	s := &solver{src: src, req: req, maxJump: defaultMaxJump, upgrade: map[string]bool{}, constraints: map[string]*constraint{}, vids: map[string]int{},
 		byName: map[string]*pkg{}, unknown: map[string]error{}}
 	for _, u := range req.Upgrade {
 		s.upgrade[u] = true
@@ -122,6 +138,7 @@ func (s *solver) assign(p *pkg, set bitset, c *incompat) {
 	p.trail = append(p.trail, len(s.assigns))
 	s.assigns = append(s.assigns, assignment{p: p, set: set, acc: acc, level: s.level, cause: c})
 	if c == nil {
+		s.stats.decisions++
 		p.decided = firstBit(set)
 		return
 	}
