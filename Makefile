@@ -81,6 +81,10 @@ bench: ## Run the benchmarks against the real binaries, each figure beside the p
 	@hack/tools.sh $(BENCH_TOOLS)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/e2e/
 
+.PHONY: kube-assets
+kube-assets: ## Build kube-apiserver, etcd and kubectl for the installer tests into .tmp/kube
+	@hack/kube-assets.sh
+
 .PHONY: generate
 generate: ## Regenerate proto/ from the .proto files with buf and local plugins
 	@hack/tools.sh $(GEN_TOOLS)
