@@ -51,9 +51,12 @@ build: ## Build capd and capctl into bin/
 	$(GO) build -o bin/ ./cmd/capd ./cmd/capctl
 
 .PHONY: test
-test: ## Run every test with the race detector (installs grpcurl and notation for the e2e tests)
+test: ## Run every test with the race detector (installs grpcurl and notation, builds the API server once)
 	$(if $(TEST_TOOLS),hack/tools.sh $(TEST_TOOLS))
-	$(GO) test -race -count=1 -timeout 10m $(TESTFLAGS) $$($(GO) list ./... | grep -v '/cmd/e2e$$')
+	@# The installer's tests need a real kube-apiserver and etcd; the first
+	@# build takes minutes, later runs reuse .tmp/kube. A failed build stops here.
+	assets=$$(hack/kube-assets.sh); \
+	KUBEBUILDER_ASSETS=$$assets $(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) $$($(GO) list ./... | grep -v '/cmd/e2e$$')
 	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) $(TESTFLAGS) ./cmd/e2e/
 
 .PHONY: lint

@@ -59,6 +59,8 @@ resolve, lock and render NAME[@VERSION] talk to a capcenter registry (--server, 
 		newTrustCmd(s, g),
 		newResolveCmd(s, g),
 		newLockCmd(s, g),
+		newInstallCmd(s, g),
+		newListCmd(s),
 	)
 	return root
 }

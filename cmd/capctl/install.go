@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/capabilities/resolve"
+	"github.com/capcenter/capcenter/client"
+	"github.com/capcenter/capcenter/client/install"
+)
+
+// kubeOptions are the flags that choose a cluster, as kubectl's do.
+type kubeOptions struct {
+	kubeconfig string
+	context    string
+	namespace  string
+}
+
+func (k *kubeOptions) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&k.kubeconfig, "kubeconfig", "", "the kubeconfig `file` (default $KUBECONFIG, then ~/.kube/config)")
+	cmd.Flags().StringVar(&k.context, "context", "", "the kubeconfig `context` to use")
+	cmd.Flags().StringVarP(&k.namespace, "namespace", "n", "", "the `namespace` for namespaced manifests that name none (default: the context's)")
+}
+
+// installer connects to the cluster the flags choose.
+func (k *kubeOptions) installer() (*install.Installer, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = k.kubeconfig
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: k.context}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	rest, err := cc.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	ns := k.namespace
+	if ns == "" {
+		if ns, _, err = cc.Namespace(); err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+	}
+	return install.New(install.Config{REST: rest, FieldManager: "capctl", Namespace: ns})
+}
+
+type installOptions struct {
+	global *globalOptions
+	kube   kubeOptions
+	dryRun string
+	repair bool
+}
+
+func newInstallCmd(s streams, g *globalOptions) *cobra.Command {
+	o := &installOptions{global: g}
+	cmd := &cobra.Command{
+		Use:   "install NAME[@RANGE]...",
+		Short: "Resolve, pull, verify and apply capabilities to a cluster",
+		Long: `Install resolves the capabilities and everything they depend on against the
+cluster's Kubernetes version and what is already installed there, pulls each
+version by the digest the plan pins, verifies its signatures against your
+trust policy, and only then applies them in plan order with server-side
+apply (field manager capctl): CustomResourceDefinitions first, waiting until
+they are Established, then namespaces and RBAC, then the other manifests,
+then the OAM definition object. Everything is checked before anything is
+applied: versions, kinds and your permissions. An install record per
+capability in capcenter-system makes a second install a no-op and lets a
+failed one resume; --repair applies again to undo drift.`,
+		Example: "  capctl install rollout\n  capctl install webservice@^1 gateway --context staging --dry-run=server",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), s, args)
+		},
+	}
+	o.kube.flags(cmd)
+	cmd.Flags().StringVar(&o.dryRun, "dry-run", "none", `"server" to have the API server check every object and persist nothing`)
+	cmd.Flags().BoolVar(&o.repair, "repair", false, "apply again the capabilities already installed at the planned digest, taking back drifted fields")
+	return cmd
+}
+
+func (o *installOptions) run(ctx context.Context, s streams, args []string) error {
+	if o.dryRun != "none" && o.dryRun != "server" {
+		return fmt.Errorf("--dry-run: %q: want none or server", o.dryRun)
+	}
+	req := resolve.Request{}
+	for _, a := range args {
+		r, err := parseRequirement(a)
+		if err != nil {
+			return err
+		}
+		req.Requirements = append(req.Requirements, r)
+	}
+	policy, err := o.global.policy()
+	if err != nil {
+		return err
+	}
+	in, err := o.kube.installer()
+	if err != nil {
+		return err
+	}
+	if req.Kubernetes, err = in.ServerVersion(ctx); err != nil {
+		return err
+	}
+	records, err := in.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range records {
+		if r.Installed() {
+			if req.Installed == nil {
+				req.Installed = map[string]string{}
+			}
+			req.Installed[r.Name] = r.Version
+		}
+	}
+	c, err := o.global.dial(s)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	plan, err := c.Resolve(ctx, req)
+	if err != nil {
+		return fmt.Errorf("cannot resolve %s for Kubernetes %s:\n%w", strings.Join(args, " "), req.Kubernetes, err)
+	}
+	var items []install.Item
+	for _, st := range plan.Steps {
+		if st.Installed && !o.repair {
+			continue
+		}
+		p, err := c.PullVerified(ctx, st.Name, st.Version, policy, capabilities.Limits{})
+		if err != nil {
+			return err
+		}
+		if p.Manifest.Digest.String() != st.Digest {
+			return fmt.Errorf("%s: %w: the plan pins %s, the verified pull got %s", client.Ref(st.Name, st.Version), client.ErrDigestMismatch, st.Digest, p.Manifest.Digest)
+		}
+		items = append(items, install.Item{Name: st.Name, Version: st.Version, Digest: st.Digest, Dependencies: st.Dependencies, Bundle: p.Bundle})
+	}
+	if len(items) == 0 {
+		fmt.Fprintf(s.out, "Nothing to do: %s already installed.\n", strings.Join(args, ", "))
+		return nil
+	}
+	res, err := in.Install(ctx, items, install.Options{DryRun: o.dryRun == "server", Repair: o.repair})
+	if res != nil {
+		writeInstallResult(s, res)
+	}
+	return err
+}
+
+func writeInstallResult(s streams, res *install.Result) {
+	verb := "installed"
+	if res.DryRun {
+		verb = "checked (dry run)"
+	}
+	for _, it := range res.Items {
+		switch {
+		case it.Skipped:
+			fmt.Fprintf(s.out, "%s: already installed at %s\n", client.Ref(it.Name, it.Version), shortDigest(it.Digest))
+		default:
+			fmt.Fprintf(s.out, "%s: %s, %d objects in %s\n", client.Ref(it.Name, it.Version), verb, len(it.Applied), it.Duration.Round(time.Millisecond))
+			if len(it.Deferred) > 0 {
+				fmt.Fprintf(s.out, "  %d objects depend on kinds or namespaces the plan creates and were not checked\n", len(it.Deferred))
+			}
+		}
+	}
+}
+
+type listOptions struct {
+	kube      kubeOptions
+	installed bool
+	output    string
+}
+
+func newListCmd(s streams) *cobra.Command {
+	o := &listOptions{}
+	cmd := &cobra.Command{
+		Use:   "list --installed",
+		Short: "List the capabilities installed in a cluster",
+		Long: `List --installed reads the install records capctl keeps in the cluster
+(namespace capcenter-system): each capability's version, digest, state and
+dependencies.`,
+		Example: "  capctl list --installed\n  capctl list --installed --context prod -o yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), s)
+		},
+	}
+	o.kube.flags(cmd)
+	cmd.Flags().BoolVar(&o.installed, "installed", false, "list what is installed in the cluster")
+	cmd.Flags().StringVarP(&o.output, "output", "o", formatTable, "output format: table, json or yaml")
+	return cmd
+}
+
+func (o *listOptions) run(ctx context.Context, s streams) error {
+	if !o.installed {
+		return fmt.Errorf("say what to list: --installed (capctl search lists the registry's catalog)")
+	}
+	if err := checkFormat(o.output, formatTable, formatJSON, formatYAML); err != nil {
+		return err
+	}
+	in, err := o.kube.installer()
+	if err != nil {
+		return err
+	}
+	records, err := in.List(ctx)
+	if err != nil {
+		return err
+	}
+	switch o.output {
+	case formatJSON:
+		return writeJSON(s.out, records)
+	case formatYAML:
+		return writeYAML(s.out, records)
+	}
+	t := newTable(s.out, "NAME", "VERSION", "DIGEST", "STATE", "OBJECTS", "NEEDS")
+	for _, r := range records {
+		needs := strings.Join(r.Dependencies, ", ")
+		if needs == "" {
+			needs = "-"
+		}
+		t.row(r.Name, r.Version, shortDigest(r.Digest), r.State, fmt.Sprint(len(r.Objects)), needs)
+	}
+	return t.flush()
+}
