@@ -95,6 +95,33 @@ func TestInstall(t *testing.T) {
 	if out := u.mustCapctl(t, "install", "rollout", "--kubeconfig", kubeconfig); !strings.Contains(out, "Nothing to do") {
 		t.Errorf("a second install printed:\n%s", out)
 	}
+
+	// A bundle whose bytes changed on the registry's disk is refused before
+	// anything of it reaches the cluster.
+	u.mustCapctl(t, "push", builtinDir(e, "webservice"))
+	layout := filepath.Join(t.TempDir(), "layout")
+	u.mustCapctl(t, "pull", "webservice", "--oci-layout", layout)
+	if err := d.stop(); err != nil {
+		t.Fatalf("stopping capd: %v", err)
+	}
+	blob := filepath.Join(d.data, "content", "blobs", "sha256", lastLayer(t, layout, taggedDigest(t, layout, "1.0.0")).Encoded())
+	raw, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x20
+	if err := os.WriteFile(blob, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d = startCapd(t, d.data, "--log-level", "error")
+	u.server = d.grpc
+	out, errOut, code = u.capctl(t, "install", "webservice", "--kubeconfig", kubeconfig)
+	if code == 0 || !strings.Contains(errOut, "does not match its digest") {
+		t.Errorf("install of a tampered bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	if list := u.mustCapctl(t, "list", "--installed", "--kubeconfig", kubeconfig); strings.Contains(list, "webservice") {
+		t.Errorf("a refused install left a record:\n%s", list)
+	}
 }
 
 // rows splits table output into lines of fields.
