@@ -43,11 +43,18 @@ digest installed (no apply at all); Options.Repair applies it anyway, which
 repairs drift. A record left installing or failed is applied again, which
 resumes it: server-side apply is idempotent.
 
-The record is what later commands build on. An upgrade compares the new
-plan's objects with Record.Objects and deletes the ones dropped; uninstall
-deletes Record.Objects in reverse tier order after checking that no other
-record lists the capability among its Dependencies; a diff applies with
-DryRun and compares the result with the live objects.
+The record is what the other operations build on. An upgrade (an Install
+of an item whose record holds another digest) applies the new version,
+then deletes the objects Record.Objects lists that the new version no
+longer has, and writes the record last; until then the record keeps them
+in Record.Prune, so an interrupted upgrade still prunes them when resumed.
+Uninstall deletes Record.Objects in reverse tier order, then the record,
+after checking that no other record lists the capability among its
+Dependencies (or, with Cascade, removing those dependents first). Both
+delete an object only while it still carries the capability's label, so
+that an object another capability or a person took over is never deleted.
+Diff applies every object of a plan with server-side dry run and compares
+the result with the live object, and lists what an upgrade would prune.
 
 # Caveats
 
@@ -59,8 +66,15 @@ Namespaces Install creates for itself (the record and definition namespaces)
 are created plainly and belong to no capability, so that uninstalling one
 never deletes them.
 
-Two Installs of the same capability at once race on its record; the last
-write wins. Discovery of served kinds (for mapping manifests to resources)
+Two Installs (or an Install and an Uninstall) of the same capability at
+once race on its record; the last write wins. Uninstall and pruning
+request deletes and do not wait for finalizers: a namespace or
+CustomResourceDefinition may still be terminating when they return. Neither
+checks delete permission beforehand, so a refused delete stops them
+midway; the record is kept and running them again finishes the job. When a
+plan moves an object from one capability to another, the new owner's
+label protects it from the old one's prune only once the new owner has
+applied it: put the new owner earlier in the plan. Discovery of served kinds (for mapping manifests to resources)
 is not bounded by the context; the requests are short.
 */
 package install

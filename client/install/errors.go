@@ -25,3 +25,12 @@ var ErrUnknownKind = errors.New("unknown kind")
 // from its item, a dependency that is neither earlier in the plan nor
 // installed.
 var ErrInvalid = errors.New("invalid install request")
+
+// ErrNotInstalled is wrapped when Uninstall is asked to remove a capability
+// that has no install record.
+var ErrNotInstalled = errors.New("not installed")
+
+// ErrHasDependents is wrapped when Uninstall would remove a capability that
+// another installed capability, not removed with it, lists among its
+// dependencies. The error names every such dependent.
+var ErrHasDependents = errors.New("has installed dependents")

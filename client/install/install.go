@@ -54,6 +54,10 @@ type ItemResult struct {
 	// Deferred lists, for a dry run, the objects the server could not
 	// check because the plan creates their kind or namespace.
 	Deferred []ObjectRef
+	// Pruned lists the objects an earlier version applied that this one
+	// dropped, deleted after this version was applied (for a dry run:
+	// those that would be).
+	Pruned   []ObjectRef
 	Started  time.Time
 	Duration time.Duration
 }
@@ -69,7 +73,13 @@ type itemPlan struct {
 // show its digest installed, it applies the CustomResourceDefinitions and
 // waits until each is Established, then namespaces, then service accounts
 // and RBAC, then every other manifest, then the OAM definition object, all
-// with server-side apply, recording progress in the item's record.
+// with server-side apply, recording progress in the item's record. When
+// the item's record lists objects this version no longer has (an upgrade
+// or downgrade, compared by group, kind, namespace and name), Install then
+// deletes those that still carry the capability's label, in reverse tier
+// order, and only then records the item installed; see
+// ItemResult.Pruned. Objects another capability or a person took over
+// (relabeled) are left alone.
 //
 // Before it applies anything, Install fails
 //   - wrapping ErrInvalid when an item has no bundle, a bundle that is not
@@ -84,8 +94,11 @@ type itemPlan struct {
 // Once it applies, the first failure stops it: the item's record is left
 // "failed at <object>" (the next Install resumes it) and the error names
 // the capability and object and wraps the API server's error, or
-// ErrNotEstablished, or ctx's error. The Result then holds the items done
-// so far.
+// ErrNotEstablished, or ctx's error. A failed prune leaves the record
+// "failed at prune", still listing what is left to prune in Record.Prune,
+// so the next Install finishes it. The Result then holds the items done
+// so far. Install does not check beforehand that the caller may delete
+// what it prunes.
 func (in *Installer) Install(ctx context.Context, items []Item, opts Options) (*Result, error) {
 	records, err := in.records(ctx)
 	if err != nil {
@@ -127,7 +140,11 @@ func (in *Installer) Install(ctx context.Context, items []Item, opts Options) (*
 			res.Items = append(res.Items, skipped(&items[i]))
 			continue
 		}
-		ir, err := in.installItem(ctx, plans[next], planned, opts.DryRun)
+		var old *Record
+		if r, ok := records[items[i].Name]; ok {
+			old = &r
+		}
+		ir, err := in.installItem(ctx, plans[next], planned, old, opts.DryRun)
 		next++
 		res.Items = append(res.Items, ir)
 		if err != nil {
@@ -246,15 +263,20 @@ func (in *Installer) accesses(plans []*itemPlan, dryRun bool) []access {
 	return out
 }
 
-// installItem applies one item tier by tier, keeping its record current.
-func (in *Installer) installItem(ctx context.Context, p *itemPlan, planned map[string]bool, dryRun bool) (ItemResult, error) {
+// installItem applies one item tier by tier, keeping its record current,
+// then prunes what old, the item's previous record if any, lists and the
+// item no longer has.
+func (in *Installer) installItem(ctx context.Context, p *itemPlan, planned map[string]bool, old *Record, dryRun bool) (ir ItemResult, _ error) {
 	it := p.item
-	ir := ItemResult{Name: it.Name, Version: it.Version, Digest: it.Digest, Started: time.Now()}
+	ir = ItemResult{Name: it.Name, Version: it.Version, Digest: it.Digest, Started: time.Now()}
 	defer func() { ir.Duration = time.Since(ir.Started) }()
 	rec := &Record{Name: it.Name, Version: it.Version, Digest: it.Digest, Kind: string(it.Bundle.Metadata.Kind),
 		Dependencies: slices.Clone(it.Dependencies), State: StateInstalling}
 	for _, t := range p.targets {
 		rec.Objects = append(rec.Objects, t.ref())
+	}
+	if old != nil {
+		rec.Prune = without(append(slices.Clone(old.Objects), old.Prune...), rec.Objects)
 	}
 	log := in.cfg.Logger.With("capability", it.Name, "version", it.Version, "dryRun", dryRun)
 	log.Info("installing", "objects", len(p.targets))
@@ -271,15 +293,18 @@ func (in *Installer) installItem(ctx context.Context, p *itemPlan, planned map[s
 			log.Debug("deferred", "object", t.ref().String(), "reason", err)
 			continue
 		case err != nil:
-			return ir, in.fail(ctx, rec, t, fmt.Errorf("%s: apply %s: %w", it.Name, t.ref(), err))
+			return ir, in.fail(ctx, rec, t, fmt.Errorf("%s: apply %s: %w", it.Name, t.ref(), err), dryRun)
 		}
 		ir.Applied = append(ir.Applied, t.ref())
 		log.Debug("applied", "object", t.ref().String())
 		if last := i+1 == len(p.targets) || p.targets[i+1].tier != tierCRD; t.tier == tierCRD && last && !dryRun {
 			if err := in.waitCRDs(ctx, p.targets[:i+1]); err != nil {
-				return ir, in.fail(ctx, rec, t, fmt.Errorf("%s: %w", it.Name, err))
+				return ir, in.fail(ctx, rec, t, fmt.Errorf("%s: %w", it.Name, err), dryRun)
 			}
 		}
+	}
+	if err := in.prune(ctx, rec, &ir, dryRun); err != nil {
+		return ir, in.fail(ctx, rec, nil, err, dryRun)
 	}
 	if dryRun {
 		return ir, nil
@@ -311,8 +336,16 @@ func (in *Installer) prepare(ctx context.Context, p *itemPlan, rec *Record) erro
 // fail records that applying t failed with cause and returns cause. The
 // record is written even when ctx has ended, within a short bound, so the
 // next Install knows to resume.
-func (in *Installer) fail(ctx context.Context, rec *Record, t *target, cause error) error {
-	rec.State = StateFailedPrefix + t.ref().String()
+// A nil t means the failure came after every object was applied, while
+// pruning. A dry run records nothing.
+func (in *Installer) fail(ctx context.Context, rec *Record, t *target, cause error, dryRun bool) error {
+	if dryRun {
+		return cause
+	}
+	rec.State = StateFailedPrefix + "prune"
+	if t != nil {
+		rec.State = StateFailedPrefix + t.ref().String()
+	}
 	rec.Error = cause.Error()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

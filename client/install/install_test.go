@@ -121,8 +121,8 @@ func TestInstallRollout(t *testing.T) {
 		t.Fatalf("got %d item results, want 3", len(res.Items))
 	}
 	for _, ir := range res.Items {
-		if ir.Skipped || len(ir.Applied) == 0 {
-			t.Errorf("%s: skipped %v, applied %v", ir.Name, ir.Skipped, ir.Applied)
+		if ir.Skipped || len(ir.Applied) == 0 || ir.Duration == 0 {
+			t.Errorf("%s: skipped %v, applied %v, took %s", ir.Name, ir.Skipped, ir.Applied, ir.Duration)
 		}
 	}
 	checkApplyOrder(t, e.rec.Calls())
@@ -240,6 +240,18 @@ func checkStamped(ctx context.Context, t *testing.T, e *env, plan []install.Item
 // getRef reads the object ref names, through the resources the plan uses.
 func getRef(ctx context.Context, t *testing.T, e *env, ref install.ObjectRef) *unstructured.Unstructured {
 	t.Helper()
+	u, err := getRefErr(ctx, t, e, ref)
+	if err != nil {
+		t.Errorf("%s: %v", ref, err)
+		return nil
+	}
+	return u
+}
+
+// getRefErr reads the object ref names, through the resources the plans of
+// these tests use, and returns the API server's error.
+func getRefErr(ctx context.Context, t *testing.T, e *env, ref install.ObjectRef) (*unstructured.Unstructured, error) {
+	t.Helper()
 	resources := map[string]string{
 		"CustomResourceDefinition": "customresourcedefinitions", "Namespace": "namespaces", "ServiceAccount": "serviceaccounts",
 		"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings", "Role": "roles", "RoleBinding": "rolebindings",
@@ -247,19 +259,13 @@ func getRef(ctx context.Context, t *testing.T, e *env, ref install.ObjectRef) *u
 	}
 	res, ok := resources[ref.Kind]
 	if !ok {
-		t.Errorf("%s: no resource known for kind %s", ref, ref.Kind)
-		return nil
+		t.Fatalf("%s: no resource known for kind %s", ref, ref.Kind)
 	}
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := e.dyn.Resource(gv.WithResource(res)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Errorf("%s: %v", ref, err)
-		return nil
-	}
-	return u
+	return e.dyn.Resource(gv.WithResource(res)).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 }
 
 func checkRecords(ctx context.Context, t *testing.T, e *env, plan []install.Item) {

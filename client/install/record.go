@@ -13,7 +13,8 @@ import (
 )
 
 // Record states. A failed record's state is StateFailedPrefix followed by
-// the object that failed, e.g. "failed at Deployment capcenter-rollout/x".
+// the object that failed, e.g. "failed at Deployment capcenter-rollout/x",
+// or by "prune" when deleting what an earlier version left failed.
 const (
 	StateInstalling   = "installing"
 	StateInstalled    = "installed"
@@ -36,6 +37,10 @@ type Record struct {
 	Kind         string      `json:"kind"`
 	Dependencies []string    `json:"dependencies,omitempty"`
 	Objects      []ObjectRef `json:"objects"`
+	// Prune lists the objects an earlier version applied that this one
+	// dropped; they are deleted once this version is installed, and kept
+	// here until then so that a resumed upgrade still deletes them.
+	Prune []ObjectRef `json:"prune,omitempty"`
 	// State is StateInstalling, StateInstalled or StateFailedPrefix + object.
 	State string `json:"state"`
 	// Error is the error that failed the install, if it failed.
