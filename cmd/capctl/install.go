@@ -47,11 +47,113 @@ func (k *kubeOptions) installer() (*install.Installer, error) {
 	return install.New(install.Config{REST: rest, FieldManager: "capctl", Namespace: ns})
 }
 
+func newUpgradeCmd(s streams, g *globalOptions) *cobra.Command {
+	o := &installOptions{global: g, upgrade: true}
+	cmd := &cobra.Command{
+		Use:   "upgrade NAME[@RANGE]...",
+		Short: "Move installed capabilities to newer versions, pruning what they dropped",
+		Long: `Upgrade is install that lets the named capabilities leave their installed
+versions: it resolves them afresh (newest fitting versions, dependencies
+following as needed), pulls and verifies every new version, applies it, and
+then deletes the objects the old version had and the new one does not
+(only those still labelled as the capability's).`,
+		Example: "  capctl upgrade rollout\n  capctl upgrade webservice@^2 --dry-run=server",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), s, args)
+		},
+	}
+	o.kube.flags(cmd)
+	cmd.Flags().StringVar(&o.dryRun, "dry-run", "none", `"server" to have the API server check every object and persist nothing`)
+	return cmd
+}
+
+func newDiffCmd(s streams, g *globalOptions) *cobra.Command {
+	o := &installOptions{global: g}
+	var upgrade bool
+	cmd := &cobra.Command{
+		Use:   "diff NAME[@RANGE]...",
+		Short: "Show what install (or upgrade) would change in the cluster",
+		Long: `Diff resolves, pulls and verifies as install does, then has the API server
+dry-run every object and compares the result with what is live: objects to
+create, fields to update (paths only), objects unchanged, and objects an
+upgrade would prune. It changes nothing.`,
+		Example: "  capctl diff rollout\n  capctl diff rollout@^2 --upgrade",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.upgrade = upgrade
+			in, items, err := o.planItems(cmd.Context(), s, args, true)
+			if err != nil {
+				return err
+			}
+			diffs, err := in.Diff(cmd.Context(), items)
+			if err != nil {
+				return err
+			}
+			t := newTable(s.out, "CAPABILITY", "ACTION", "OBJECT", "FIELDS")
+			for _, d := range diffs {
+				t.row(d.Capability, d.Action, d.Object.String(), strings.Join(d.Fields, " "))
+			}
+			return t.flush()
+		},
+	}
+	o.kube.flags(cmd)
+	cmd.Flags().BoolVar(&upgrade, "upgrade", false, "compare with the versions an upgrade would pick")
+	return cmd
+}
+
+type uninstallOptions struct {
+	kube    kubeOptions
+	cascade bool
+	dryRun  string
+}
+
+func newUninstallCmd(s streams) *cobra.Command {
+	o := &uninstallOptions{}
+	cmd := &cobra.Command{
+		Use:   "uninstall NAME...",
+		Short: "Remove installed capabilities, refusing while others depend on them",
+		Long: `Uninstall deletes what capctl installed for the named capabilities, from
+their install records: the definition object first, then the manifests,
+RBAC and namespaces, CRDs last, and only objects still labelled as theirs.
+It refuses while other installed capabilities depend on them, naming
+those; --cascade removes the dependents too, dependents first.`,
+		Example: "  capctl uninstall rollout\n  capctl uninstall rollout-controller --cascade",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.dryRun != "none" && o.dryRun != "server" {
+				return fmt.Errorf("--dry-run: %q: want none or server", o.dryRun)
+			}
+			in, err := o.kube.installer()
+			if err != nil {
+				return err
+			}
+			res, err := in.Uninstall(cmd.Context(), args, install.UninstallOptions{Cascade: o.cascade, DryRun: o.dryRun == "server"})
+			if res != nil {
+				verb := "removed"
+				if res.DryRun {
+					verb = "would be removed (dry run)"
+				}
+				for _, it := range res.Items {
+					fmt.Fprintf(s.out, "%s: %s, %d objects deleted, %d left alone\n", client.Ref(it.Name, it.Version), verb, len(it.Deleted), len(it.Kept))
+				}
+			}
+			return err
+		},
+	}
+	o.kube.flags(cmd)
+	cmd.Flags().BoolVar(&o.cascade, "cascade", false, "also remove the capabilities that depend on these, first")
+	cmd.Flags().StringVar(&o.dryRun, "dry-run", "none", `"server" to have the API server check every delete and remove nothing`)
+	return cmd
+}
+
 type installOptions struct {
 	global *globalOptions
 	kube   kubeOptions
 	dryRun string
 	repair bool
+	// upgrade lets the named capabilities move off their installed versions.
+	upgrade bool
 }
 
 func newInstallCmd(s streams, g *globalOptions) *cobra.Command {
@@ -85,28 +187,51 @@ func (o *installOptions) run(ctx context.Context, s streams, args []string) erro
 	if o.dryRun != "none" && o.dryRun != "server" {
 		return fmt.Errorf("--dry-run: %q: want none or server", o.dryRun)
 	}
+	in, items, err := o.planItems(ctx, s, args, o.repair)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		fmt.Fprintf(s.out, "Nothing to do: %s already installed.\n", strings.Join(args, ", "))
+		return nil
+	}
+	res, err := in.Install(ctx, items, install.Options{DryRun: o.dryRun == "server", Repair: o.repair})
+	if res != nil {
+		writeInstallResult(s, res)
+	}
+	return err
+}
+
+// planItems connects to the cluster, resolves args against its version
+// and install records (upgrading the named capabilities when o.upgrade),
+// and pulls and verifies each step the plan does not already have
+// installed (every step with all), by the digest the plan pins.
+func (o *installOptions) planItems(ctx context.Context, s streams, args []string, all bool) (*install.Installer, []install.Item, error) {
 	req := resolve.Request{}
 	for _, a := range args {
 		r, err := parseRequirement(a)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		req.Requirements = append(req.Requirements, r)
+		if o.upgrade {
+			req.Upgrade = append(req.Upgrade, r.Name)
+		}
 	}
 	policy, err := o.global.policy()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	in, err := o.kube.installer()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if req.Kubernetes, err = in.ServerVersion(ctx); err != nil {
-		return err
+		return nil, nil, err
 	}
 	records, err := in.List(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, r := range records {
 		if r.Installed() {
@@ -118,36 +243,28 @@ func (o *installOptions) run(ctx context.Context, s streams, args []string) erro
 	}
 	c, err := o.global.dial(s)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer c.Close()
 	plan, err := c.Resolve(ctx, req)
 	if err != nil {
-		return fmt.Errorf("cannot resolve %s for Kubernetes %s:\n%w", strings.Join(args, " "), req.Kubernetes, err)
+		return nil, nil, fmt.Errorf("cannot resolve %s for Kubernetes %s:\n%w", strings.Join(args, " "), req.Kubernetes, err)
 	}
 	var items []install.Item
 	for _, st := range plan.Steps {
-		if st.Installed && !o.repair {
+		if st.Installed && !all {
 			continue
 		}
 		p, err := c.PullVerified(ctx, st.Name, st.Version, policy, capabilities.Limits{})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if p.Manifest.Digest.String() != st.Digest {
-			return fmt.Errorf("%s: %w: the plan pins %s, the verified pull got %s", client.Ref(st.Name, st.Version), client.ErrDigestMismatch, st.Digest, p.Manifest.Digest)
+			return nil, nil, fmt.Errorf("%s: %w: the plan pins %s, the verified pull got %s", client.Ref(st.Name, st.Version), client.ErrDigestMismatch, st.Digest, p.Manifest.Digest)
 		}
 		items = append(items, install.Item{Name: st.Name, Version: st.Version, Digest: st.Digest, Dependencies: st.Dependencies, Bundle: p.Bundle})
 	}
-	if len(items) == 0 {
-		fmt.Fprintf(s.out, "Nothing to do: %s already installed.\n", strings.Join(args, ", "))
-		return nil
-	}
-	res, err := in.Install(ctx, items, install.Options{DryRun: o.dryRun == "server", Repair: o.repair})
-	if res != nil {
-		writeInstallResult(s, res)
-	}
-	return err
+	return in, items, nil
 }
 
 func writeInstallResult(s streams, res *install.Result) {
@@ -161,6 +278,9 @@ func writeInstallResult(s streams, res *install.Result) {
 			fmt.Fprintf(s.out, "%s: already installed at %s\n", client.Ref(it.Name, it.Version), shortDigest(it.Digest))
 		default:
 			fmt.Fprintf(s.out, "%s: %s, %d objects in %s\n", client.Ref(it.Name, it.Version), verb, len(it.Applied), it.Duration.Round(time.Millisecond))
+			if len(it.Pruned) > 0 {
+				fmt.Fprintf(s.out, "  pruned %d objects the previous version had: %s\n", len(it.Pruned), joinRefs(it.Pruned))
+			}
 			if len(it.Deferred) > 0 {
 				fmt.Fprintf(s.out, "  %d objects depend on kinds or namespaces the plan creates and were not checked\n", len(it.Deferred))
 			}
@@ -224,4 +344,12 @@ func (o *listOptions) run(ctx context.Context, s streams) error {
 		t.row(r.Name, r.Version, shortDigest(r.Digest), r.State, fmt.Sprint(len(r.Objects)), needs)
 	}
 	return t.flush()
+}
+
+func joinRefs(refs []install.ObjectRef) string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.String()
+	}
+	return strings.Join(out, ", ")
 }

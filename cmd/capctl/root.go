@@ -60,6 +60,9 @@ resolve, lock and render NAME[@VERSION] talk to a capcenter registry (--server, 
 		newResolveCmd(s, g),
 		newLockCmd(s, g),
 		newInstallCmd(s, g),
+		newUpgradeCmd(s, g),
+		newDiffCmd(s, g),
+		newUninstallCmd(s),
 		newListCmd(s),
 	)
 	return root

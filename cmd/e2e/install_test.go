@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,36 @@ func TestInstall(t *testing.T) {
 		t.Errorf("a second install printed:\n%s", out)
 	}
 
+	// Upgrade: rollout-controller 1.1.0 drops its Deployment; diff shows it,
+	// upgrade prunes it.
+	next := filepath.Join(t.TempDir(), "rollout-controller")
+	copyDir(t, builtinDir(e, "rollout-controller"), next)
+	setBundleVersion(t, next, "1.1.0")
+	if err := os.Remove(filepath.Join(next, "manifests", "deployment.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	u.mustCapctl(t, "push", next)
+	if diff := u.mustCapctl(t, "diff", "rollout-controller", "--upgrade", "--kubeconfig", kubeconfig); !strings.Contains(diff, "delete") || !strings.Contains(diff, "Deployment") {
+		t.Errorf("diff --upgrade does not show the Deployment pruned:\n%s", diff)
+	}
+	out = u.mustCapctl(t, "upgrade", "rollout-controller", "--kubeconfig", kubeconfig)
+	if !strings.Contains(out, "rollout-controller@1.1.0: installed") || !strings.Contains(out, "pruned 1 objects") {
+		t.Errorf("upgrade printed:\n%s", out)
+	}
+
+	// Uninstall: refused while rollout needs the controller, then cascade.
+	out, errOut, code = u.capctl(t, "uninstall", "rollout-controller", "--kubeconfig", kubeconfig)
+	if code == 0 || !strings.Contains(errOut, "rollout") {
+		t.Errorf("uninstall with a dependent installed: exit %d\n%s%s", code, out, errOut)
+	}
+	out = u.mustCapctl(t, "uninstall", "rollout-controller", "--cascade", "--kubeconfig", kubeconfig)
+	if strings.Index(out, "rollout@") > strings.Index(out, "rollout-controller@") || !strings.Contains(out, "removed") {
+		t.Errorf("uninstall --cascade printed (want rollout removed first):\n%s", out)
+	}
+	if list := u.mustCapctl(t, "list", "--installed", "--kubeconfig", kubeconfig); len(rows(list)) != 2 || !strings.Contains(list, "oam-definitions") {
+		t.Errorf("after the cascade, list --installed:\n%s\nwant only oam-definitions", list)
+	}
+
 	// A bundle whose bytes changed on the registry's disk is refused before
 	// anything of it reaches the cluster.
 	u.mustCapctl(t, "push", builtinDir(e, "webservice"))
@@ -131,4 +162,18 @@ func rows(out string) [][]string {
 		rs = append(rs, strings.Fields(line))
 	}
 	return rs
+}
+
+// setBundleVersion rewrites the version in a bundle's capability.yaml.
+func setBundleVersion(t *testing.T, dir, version string) {
+	t.Helper()
+	file := filepath.Join(dir, "capability.yaml")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = regexp.MustCompile(`(?m)^version: .*$`).ReplaceAll(data, []byte("version: "+version))
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
