@@ -56,7 +56,7 @@ func newUpgradeCmd(s streams, g *globalOptions) *cobra.Command {
 versions: it resolves them afresh (newest fitting versions, dependencies
 following as needed), pulls and verifies every new version, applies it, and
 then deletes the objects the old version had and the new one does not
-(only those still labelled as the capability's).`,
+(only those still labeled as the capability's).`,
 		Example: "  capctl upgrade rollout\n  capctl upgrade webservice@^2 --dry-run=server",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,7 +115,7 @@ func newUninstallCmd(s streams) *cobra.Command {
 		Short: "Remove installed capabilities, refusing while others depend on them",
 		Long: `Uninstall deletes what capctl installed for the named capabilities, from
 their install records: the definition object first, then the manifests,
-RBAC and namespaces, CRDs last, and only objects still labelled as theirs.
+RBAC and namespaces, CRDs last, and only objects still labeled as theirs.
 It refuses while other installed capabilities depend on them, naming
 those; --cascade removes the dependents too, dependents first.`,
 		Example: "  capctl uninstall rollout\n  capctl uninstall rollout-controller --cascade",
