@@ -83,6 +83,15 @@ func New(cfg Config) (*Installer, error) {
 		return nil, errors.New("install: Config.REST is required")
 	}
 	cfg = cfg.withDefaults()
+	if cfg.REST.QPS == 0 && cfg.REST.Burst == 0 && cfg.REST.RateLimiter == nil {
+		// client-go's default of 5 requests/s (burst 10) throttles an
+		// install, which makes a few requests per object (access reviews,
+		// apply, record updates): 20 capabilities took 32 s instead of a
+		// few. These are kubectl's discovery settings.
+		rc := rest.CopyConfig(cfg.REST)
+		rc.QPS, rc.Burst = 50, 300
+		cfg.REST = rc
+	}
 	kube, err := kubernetes.NewForConfig(cfg.REST)
 	if err != nil {
 		return nil, fmt.Errorf("install: %w", err)

@@ -70,8 +70,16 @@ func tierOf(gvk schema.GroupVersionKind) int {
 	return tierOther
 }
 
-// objects returns the objects item installs, unmapped and unlabeled: its
-// manifests in file order, then its OAM definition object, if any.
+// Objects returns the objects Install would apply for it, before labels
+// and annotations: its manifests in file order, then its OAM definition
+// object in definitionNamespace (none for a controller bundle). It fails
+// when a manifest cannot be converted, naming it. Benchmarks use it to
+// hand the same objects to another tool.
+func Objects(it Item, definitionNamespace string) ([]*unstructured.Unstructured, error) {
+	return objects(&it, definitionNamespace)
+}
+
+// objects is Objects for an item already in hand.
 func objects(it *Item, defNamespace string) ([]*unstructured.Unstructured, error) {
 	objs, err := it.Bundle.Objects()
 	if err != nil {

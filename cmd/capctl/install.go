@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/capcenter/capcenter/capabilities"
@@ -250,22 +251,37 @@ func (o *installOptions) planItems(ctx context.Context, s streams, args []string
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot resolve %s for Kubernetes %s:\n%w", strings.Join(args, " "), req.Kubernetes, err)
 	}
-	var items []install.Item
+	var steps []resolve.Step
 	for _, st := range plan.Steps {
-		if st.Installed && !all {
-			continue
+		if !st.Installed || all {
+			steps = append(steps, st)
 		}
-		p, err := c.PullVerified(ctx, st.Name, st.Version, policy, capabilities.Limits{})
-		if err != nil {
-			return nil, nil, err
-		}
-		if p.Manifest.Digest.String() != st.Digest {
-			return nil, nil, fmt.Errorf("%s: %w: the plan pins %s, the verified pull got %s", client.Ref(st.Name, st.Version), client.ErrDigestMismatch, st.Digest, p.Manifest.Digest)
-		}
-		items = append(items, install.Item{Name: st.Name, Version: st.Version, Digest: st.Digest, Dependencies: st.Dependencies, Bundle: p.Bundle})
+	}
+	// Pulls are independent: run a few at once, keep plan order.
+	items := make([]install.Item, len(steps))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelPulls)
+	for i, st := range steps {
+		g.Go(func() error {
+			p, err := c.PullVerified(gctx, st.Name, st.Version, policy, capabilities.Limits{})
+			if err != nil {
+				return err
+			}
+			if p.Manifest.Digest.String() != st.Digest {
+				return fmt.Errorf("%s: %w: the plan pins %s, the verified pull got %s", client.Ref(st.Name, st.Version), client.ErrDigestMismatch, st.Digest, p.Manifest.Digest)
+			}
+			items[i] = install.Item{Name: st.Name, Version: st.Version, Digest: st.Digest, Dependencies: st.Dependencies, Bundle: p.Bundle}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
 	}
 	return in, items, nil
 }
+
+// maxParallelPulls bounds the pulls install runs at once.
+const maxParallelPulls = 4
 
 func writeInstallResult(s streams, res *install.Result) {
 	verb := "installed"

@@ -18,7 +18,7 @@ const kubeVersion = "v1.35.4"
 // $KUBEBUILDER_ASSETS or .tmp/kube/<version>) and returns a kubeconfig
 // file for a cluster admin. A missing API server fails the test: install
 // is tested against a real one only.
-func startCluster(t *testing.T, e *env) string {
+func startCluster(t testing.TB, e *env) string {
 	t.Helper()
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {

@@ -20,7 +20,7 @@ type user struct {
 	policy string
 }
 
-func (u *user) capctl(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func (u *user) capctl(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	stdout, stderr, code, err := run(t.Context(), u.e.capctl, append([]string{"--server", u.server, "--trust-policy", u.policy}, args...)...)
 	if err != nil {
@@ -29,7 +29,7 @@ func (u *user) capctl(t *testing.T, args ...string) (stdout, stderr string, code
 	return stdout, stderr, code
 }
 
-func (u *user) mustCapctl(t *testing.T, args ...string) string {
+func (u *user) mustCapctl(t testing.TB, args ...string) string {
 	t.Helper()
 	out, errOut, code := u.capctl(t, args...)
 	if code != 0 {
