@@ -135,15 +135,7 @@ func TestInstall(t *testing.T) {
 	if err := d.stop(); err != nil {
 		t.Fatalf("stopping capd: %v", err)
 	}
-	blob := filepath.Join(d.data, "content", "blobs", "sha256", lastLayer(t, layout, taggedDigest(t, layout, "1.0.0")).Encoded())
-	raw, err := os.ReadFile(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw[len(raw)/2] ^= 0x20
-	if err := os.WriteFile(blob, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tamperLastLayer(t, d.data, layout, taggedDigest(t, layout, "1.0.0"))
 	d = startCapd(t, d.data, "--log-level", "error")
 	u.server = d.grpc
 	out, errOut, code = u.capctl(t, "install", "webservice", "--kubeconfig", kubeconfig)

@@ -179,16 +179,7 @@ func TestSigning(t *testing.T) {
 		if err := d.stop(); err != nil {
 			t.Fatalf("stopping capd: %v", err)
 		}
-		blob := lastLayer(t, layout, digest)
-		path := filepath.Join(data, "content", "blobs", "sha256", blob.Encoded())
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw[len(raw)/2] ^= 0x20
-		if err := os.WriteFile(path, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		tamperLastLayer(t, data, layout, digest)
 		d = startCapd(parent, data, "--log-level", "error")
 		u.server = d.grpc
 		dir := filepath.Join(t.TempDir(), "out")
@@ -220,6 +211,22 @@ func taggedDigest(t *testing.T, layout, tag string) string {
 	}
 	t.Fatalf("%s has no tag %s: %s", layout, tag, raw)
 	return ""
+}
+
+// tamperLastLayer flips a byte of the last layer of manifest dgst (found
+// in an OCI layout exported from capd) in the content store of the capd
+// data folder data, as a compromised disk would; capd must be stopped.
+func tamperLastLayer(t *testing.T, data, layout, dgst string) {
+	t.Helper()
+	path := filepath.Join(data, "content", "blobs", "sha256", lastLayer(t, layout, dgst).Encoded())
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x20
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // lastLayer returns the digest of the last layer of manifest dgst in an
