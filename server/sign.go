@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -47,7 +48,7 @@ const renewMargin = 30 * 24 * time.Hour
 // is.
 func (s *Server) backfillSignature(ctx context.Context, v store.Version, desc ocispec.Descriptor) (store.Version, error) {
 	notAfter := map[string]time.Time{}
-	for _, c := range append(append([]*x509.Certificate{}, s.signer.KeyPair().Chain...), s.previous...) {
+	for _, c := range s.certificates() {
 		notAfter[signature.Fingerprint(c)] = c.NotAfter
 	}
 	for _, sig := range signaturesToProto(v.Referrers) {
@@ -187,7 +188,7 @@ func (s *Server) ListCertificates(context.Context, *capcenterv1.ListCertificates
 	out := &capcenterv1.ListCertificatesResponse{}
 	seen := map[string]bool{}
 	current := s.signer.KeyPair().Leaf()
-	for _, c := range append(append([]*x509.Certificate{}, s.signer.KeyPair().Chain...), s.previous...) {
+	for _, c := range s.certificates() {
 		fp := signature.Fingerprint(c)
 		if seen[fp] {
 			continue
@@ -205,6 +206,12 @@ func (s *Server) ListCertificates(context.Context, *capcenterv1.ListCertificates
 		})
 	}
 	return out, nil
+}
+
+// certificates returns the current signing chain, then the certificates
+// of earlier keys.
+func (s *Server) certificates() []*x509.Certificate {
+	return append(slices.Clone(s.signer.KeyPair().Chain), s.previous...)
 }
 
 // signaturesToProto maps the signature referrers of a version, in order,

@@ -122,14 +122,15 @@ those; --cascade removes the dependents too, dependents first.`,
 		Example: "  capctl uninstall rollout\n  capctl uninstall rollout-controller --cascade",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.dryRun != "none" && o.dryRun != "server" {
-				return fmt.Errorf("--dry-run: %q: want none or server", o.dryRun)
+			dryRun, err := serverDryRun(o.dryRun)
+			if err != nil {
+				return err
 			}
 			in, err := o.kube.installer()
 			if err != nil {
 				return err
 			}
-			res, err := in.Uninstall(cmd.Context(), args, install.UninstallOptions{Cascade: o.cascade, DryRun: o.dryRun == "server"})
+			res, err := in.Uninstall(cmd.Context(), args, install.UninstallOptions{Cascade: o.cascade, DryRun: dryRun})
 			if res != nil {
 				verb := "removed"
 				if res.DryRun {
@@ -185,8 +186,9 @@ failed one resume; --repair applies again to undo drift.`,
 }
 
 func (o *installOptions) run(ctx context.Context, s streams, args []string) error {
-	if o.dryRun != "none" && o.dryRun != "server" {
-		return fmt.Errorf("--dry-run: %q: want none or server", o.dryRun)
+	dryRun, err := serverDryRun(o.dryRun)
+	if err != nil {
+		return err
 	}
 	in, items, err := o.planItems(ctx, s, args, o.repair)
 	if err != nil {
@@ -196,7 +198,7 @@ func (o *installOptions) run(ctx context.Context, s streams, args []string) erro
 		fmt.Fprintf(s.out, "Nothing to do: %s already installed.\n", strings.Join(args, ", "))
 		return nil
 	}
-	res, err := in.Install(ctx, items, install.Options{DryRun: o.dryRun == "server", Repair: o.repair})
+	res, err := in.Install(ctx, items, install.Options{DryRun: dryRun, Repair: o.repair})
 	if res != nil {
 		writeInstallResult(s, res)
 	}
@@ -368,4 +370,15 @@ func joinRefs(refs []install.ObjectRef) string {
 		out[i] = r.String()
 	}
 	return strings.Join(out, ", ")
+}
+
+// serverDryRun reads a --dry-run value: "none" or "server", as kubectl's.
+func serverDryRun(v string) (bool, error) {
+	switch v {
+	case "none":
+		return false, nil
+	case "server":
+		return true, nil
+	}
+	return false, fmt.Errorf("--dry-run: %q: want none or server", v)
 }
