@@ -10,7 +10,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/capcenter/capcenter/capabilities"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
+	"github.com/capcenter/capcenter/server/registry"
 )
 
 // downloadVerb ends the path of a download request.
@@ -27,10 +29,15 @@ const downloadVerb = ":download"
 //     bundle as a tar of an OCI image layout (see doc.go);
 //   - GET /openapi.json — the OpenAPI v2 document of the gateway;
 //   - GET /healthz — 200 "ok" while the gRPC health service reports
-//     SERVING through conn, 503 otherwise.
+//     SERVING through conn, 503 otherwise;
+//   - /v2/… — the OCI distribution API over the same store (package
+//     registry), when Config.UploadDir is set and the store implements
+//     store.Repositories. Bundles and their referrers pushed there go
+//     through the Server's own checks, not through conn.
 //
 // ctx bounds nothing but the registration; requests use their own
-// contexts. It fails when the gateway cannot be registered.
+// contexts. It fails when the gateway cannot be registered or the upload
+// folder cannot be prepared.
 func (s *Server) HTTPHandler(ctx context.Context, conn grpc.ClientConnInterface) (http.Handler, error) {
 	client := capcenterv1.NewCapabilityServiceClient(conn)
 	gw := runtime.NewServeMux(
@@ -67,5 +74,16 @@ func (s *Server) HTTPHandler(ctx context.Context, conn grpc.ClientConnInterface)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if repos, ok := s.store.(registry.Backend); ok && s.uploadDir != "" {
+		reg, err := registry.New(registry.Config{
+			Store: repos, Publisher: s, ArtifactType: capabilities.ArtifactType,
+			UploadDir: s.uploadDir, Logger: s.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/v2/", reg)
+		mux.Handle("/v2", reg)
+	}
 	return mux, nil
 }

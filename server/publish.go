@@ -80,11 +80,16 @@ func (s *Server) Publish(ctx context.Context, staging content.Storage, desc ocis
 	if v, err = s.validate(ctx, staging, desc); err != nil {
 		return v, false, err
 	}
+	return s.publishValid(ctx, staging, desc, v)
+}
+
+// publishValid signs and stores a validated bundle described by v.
+func (s *Server) publishValid(ctx context.Context, staging content.Storage, desc ocispec.Descriptor, v store.Version) (store.Version, bool, error) {
 	sig, err := s.signStaged(ctx, staging, desc)
 	if err != nil {
 		return v, false, err
 	}
-	v, created, err = s.store.Publish(ctx, store.Publication{
+	v, created, err := s.store.Publish(ctx, store.Publication{
 		Manifest: desc, Content: staging, Version: v, Referrers: []ocispec.Descriptor{sig},
 	})
 	if err != nil {

@@ -65,6 +65,11 @@ type Config struct {
 	// before a rotation: ListCertificates publishes them beside the
 	// current chain, so that clients keep trusting older signatures.
 	PreviousCertificates []*x509.Certificate
+	// UploadDir holds the unfinished blob uploads of the OCI distribution
+	// API (emptied by HTTPHandler); best on the store's filesystem.
+	// HTTPHandler serves /v2/ only when it is set and Store implements
+	// store.Repositories.
+	UploadDir string
 }
 
 // Server serves CapabilityService over gRPC and, through HTTPHandler, over
@@ -80,8 +85,9 @@ type Server struct {
 	bundles *bundleCache
 	health  *health.Server
 
-	signer   *signature.Signer
-	previous []*x509.Certificate
+	signer    *signature.Signer
+	previous  []*x509.Certificate
+	uploadDir string
 }
 
 // New checks cfg and returns a Server. It fails when cfg.Store is nil or a
@@ -117,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 		health:  health.NewServer(),
 
 		signer:   cfg.Signer,
-		previous: cfg.PreviousCertificates,
+		previous: cfg.PreviousCertificates, uploadDir: cfg.UploadDir,
 	}, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 )
@@ -212,3 +214,92 @@ type Page[T any] struct {
 	// Total counts every match of the query.
 	Total int
 }
+
+// ErrInUse is wrapped when content cannot be removed or replaced because a
+// capability version owns it: a blob of a published bundle, a tag that
+// names a version.
+var ErrInUse = errors.New("in use")
+
+// Repositories is the plain OCI side of a store, as the distribution API
+// at /v2/ sees it: repositories of manifests, tags and blobs. A capability
+// is a repository named like it whose tags are its versions (a "+" in a
+// version reads "_" in a tag, as tags cannot hold "+") and "latest"; its
+// bundle manifests, their referrers and their blobs are in it, written by
+// Publish and AddReferrer. Anything else in a repository is plain content
+// (container images, SBOMs, signatures of plain manifests), which never
+// enters the catalog and which Reindex keeps as it is.
+//
+// Blobs are linked into repositories: content is stored once, and a blob
+// is readable in a repository only once pushed or mounted there.
+type Repositories interface {
+	// StatBlob describes a blob held in repo (digest and size), or wraps
+	// ErrNotFound.
+	StatBlob(ctx context.Context, repo string, dgst digest.Digest) (ocispec.Descriptor, error)
+	// PushBlob stores r as the blob desc, verifying its digest and size as
+	// it reads, and links it in repo. Bytes that do not match wrap
+	// ErrInvalidArgument and store nothing.
+	PushBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error
+	// MountBlob links the blob dgst, held in from, in repo, and describes
+	// it; a blob from does not hold wraps ErrNotFound.
+	MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (ocispec.Descriptor, error)
+	// DeleteBlob unlinks a plain blob from repo. A blob repo does not hold
+	// wraps ErrNotFound; one of a capability version wraps ErrInUse.
+	DeleteBlob(ctx context.Context, repo string, dgst digest.Digest) error
+
+	// ResolveManifest describes the manifest a tag or digest names in repo
+	// (MediaType, Digest, Size, ArtifactType), or wraps ErrNotFound.
+	ResolveManifest(ctx context.Context, repo, reference string) (ocispec.Descriptor, error)
+	// PutManifest stores m's bytes raw as plain content in repo and points
+	// every tag in tags at it. Every blob and manifest m refers
+	// to must be in repo already (ErrNotFound names the first that is
+	// not). A manifest of the capability artifact type, a referrer of a
+	// capability manifest (those go through Publish and AddReferrer), or
+	// raw that does not match m.Descriptor wraps ErrInvalidArgument; a tag
+	// naming a capability version, or "latest" in a capability's
+	// repository, wraps ErrInUse.
+	PutManifest(ctx context.Context, repo string, m Manifest, raw []byte, tags ...string) error
+	// DeleteManifest removes a plain manifest, every tag pointing at it,
+	// and its place among its subject's referrers from repo. A manifest
+	// repo does not hold wraps ErrNotFound; a capability manifest or one
+	// of its referrers wraps ErrInUse (DeleteVersion removes a version).
+	DeleteManifest(ctx context.Context, repo string, dgst digest.Digest) error
+	// DeleteTag removes a plain tag, or wraps ErrNotFound (ErrInUse for a
+	// capability's version tags).
+	DeleteTag(ctx context.Context, repo, tag string) error
+	// Tags lists repo's tags in lexical order, at most n (n <= 0 means
+	// all) after last, or wraps ErrNotFound when repo holds nothing.
+	Tags(ctx context.Context, repo, last string, n int) ([]string, error)
+	// Referrers lists the manifests in repo whose subject is dgst, in
+	// digest order; none when dgst has none (or does not exist).
+	Referrers(ctx context.Context, repo string, dgst digest.Digest) ([]ocispec.Descriptor, error)
+	// ListRepositories lists repositories in lexical order, at most n
+	// (n <= 0 means all) after last.
+	ListRepositories(ctx context.Context, last string, n int) ([]string, error)
+
+	// DeleteVersion removes a capability version from the index, the
+	// catalog and its repository in one transaction, or wraps ErrNotFound.
+	// Its content stays on disk until garbage collection, and Reindex does
+	// not bring it back.
+	DeleteVersion(ctx context.Context, name, version string) error
+}
+
+// Manifest is a manifest to store as plain content, as its bytes declare
+// it.
+type Manifest struct {
+	// Descriptor has the media type, digest, size, artifactType (the
+	// config media type when the manifest has none) and annotations.
+	Descriptor ocispec.Descriptor
+	// Subject is the manifest this one refers to, or nil.
+	Subject *ocispec.Descriptor
+	// Blobs are the config and layers; Manifests the children of an index.
+	// Each must be held in the repository.
+	Blobs     []ocispec.Descriptor
+	Manifests []ocispec.Descriptor
+}
+
+// Tag is the tag of a capability version: "+" (build metadata), which
+// tags cannot hold, becomes "_".
+func Tag(version string) string { return strings.ReplaceAll(version, "+", "_") }
+
+// VersionOfTag reverses Tag.
+func VersionOfTag(tag string) string { return strings.ReplaceAll(tag, "_", "+") }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
@@ -41,7 +42,10 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Store: st, Logger: log, Limits: limits, Signer: signer, PreviousCertificates: previous})
+	srv, err := server.New(server.Config{
+		Store: st, Logger: log, Limits: limits, Signer: signer, PreviousCertificates: previous,
+		UploadDir: filepath.Join(cfg.data, "uploads"),
+	})
 	if err != nil {
 		return err
 	}
@@ -121,6 +125,7 @@ func printAddrs(w io.Writer, grpcAddr, httpAddr net.Addr, caFingerprint string) 
 	fmt.Fprintf(w, "capd: http listening on http://%s\n", httpAddr)
 	fmt.Fprintf(w, "capd: try capctl --server %s search web\n", loopback(grpcAddr))
 	fmt.Fprintf(w, "capd: browse http://%s/v1/capabilities\n", loopback(httpAddr))
+	fmt.Fprintf(w, "capd: OCI registry at %s: oras repo ls --plain-http %s\n", loopback(httpAddr), loopback(httpAddr))
 	fmt.Fprintf(w, "capd: signing under the CA with SHA-256 %s; trust it with capctl --server %s trust fetch\n", caFingerprint, loopback(grpcAddr))
 }
 

@@ -224,3 +224,72 @@ func removeSorted(list []*capEntry, ce *capEntry, cmp func(a, b *capEntry) int) 
 	}
 	return slices.Delete(list, i, i+1)
 }
+
+// remove forgets a deleted version, and the capability with its last one.
+func (c *catalog) remove(name, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	ce, ok := c.caps[name]
+	if !ok {
+		return
+	}
+	c.byUpdated = removeSorted(c.byUpdated, ce, compareUpdated)
+	ce.versions = slices.DeleteFunc(ce.versions, func(vi verInfo) bool { return vi.version == version })
+	if len(ce.versions) == 0 {
+		delete(c.caps, name)
+		c.byName = removeSorted(c.byName, ce, compareName)
+		return
+	}
+	ce.summarize()
+	c.byUpdated = insertSorted(c.byUpdated, ce, compareUpdated)
+}
+
+// versionOfTag returns the version tag names in the capability repo:
+// "latest" or a version's tag (store.Tag). False when repo is no
+// capability or tag names none of its versions.
+func (c *catalog) versionOfTag(repo, tag string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ce, ok := c.caps[repo]
+	if !ok || tag == "" {
+		return "", false
+	}
+	if tag == "latest" {
+		return ce.summary.Latest, true
+	}
+	version := store.VersionOfTag(tag)
+	for _, vi := range ce.versions {
+		if vi.version == version {
+			return version, true
+		}
+	}
+	return "", false
+}
+
+// tags lists the tags of a capability's versions and "latest"; false when
+// repo is no capability.
+func (c *catalog) tags(repo string) ([]string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ce, ok := c.caps[repo]
+	if !ok {
+		return nil, false
+	}
+	tags := make([]string, 0, len(ce.versions)+1)
+	for _, vi := range ce.versions {
+		tags = append(tags, store.Tag(vi.version))
+	}
+	return append(tags, "latest"), true
+}
+
+// names lists every capability name.
+func (c *catalog) names() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	names := make([]string, 0, len(c.byName))
+	for _, ce := range c.byName {
+		names = append(names, ce.summary.Name)
+	}
+	return names
+}

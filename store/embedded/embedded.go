@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,8 @@ type Store struct {
 	// commits shares index transactions between concurrent publishes.
 	commits *groupCommit
 	catalog *catalog
+	// links caches what each capability's repository holds for /v2/.
+	links *linkCache
 }
 
 // Store implements the contract.
@@ -97,7 +100,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dbPath, err)
 	}
-	s := &Store{dir: dir, artifactType: opts.ArtifactType, content: cs, db: db}
+	s := &Store{dir: dir, artifactType: opts.ArtifactType, content: cs, db: db, links: newLinkCache()}
 	s.commits = &groupCommit{db: db, writeMu: &s.writeMu}
 	if err := s.load(); err != nil {
 		_ = db.Close()
@@ -109,7 +112,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // load creates the buckets if needed and builds the catalog from the index.
 func (s *Store) load() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
+		for _, b := range slices.Concat(allBuckets, ociBuckets) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

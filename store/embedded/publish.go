@@ -207,6 +207,7 @@ func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, err
 	}, func() {
 		if out.Record == e.Record {
 			s.catalog.publish(v.Name, vi)
+			s.links.invalidate(v.Name)
 		}
 	})
 	if err != nil {

@@ -94,7 +94,7 @@ func (s *Store) commitReferrer(ctx context.Context, name, version string, r stor
 		st.apply(&e.Version)
 		out = e.Version
 		return nil
-	}, nil)
+	}, func() { s.links.invalidate(name) })
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			err = fmt.Errorf("%s@%s: %w", name, version, translate(err))

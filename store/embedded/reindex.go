@@ -97,6 +97,7 @@ func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
 	}
 	c.sortAll()
 	s.catalog.replace(c)
+	s.links.reset()
 	return nil
 }
 
