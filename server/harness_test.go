@@ -45,6 +45,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	cfg.Store = st
+	if cfg.UploadDir == "" {
+		cfg.UploadDir = t.TempDir()
+	}
 	if cfg.Signer == nil {
 		cfg.Signer = testSigner(t)
 	}

@@ -58,7 +58,7 @@ func (h *Handler) tags(w http.ResponseWriter, r *http.Request, rt route) error {
 		tags = nil
 	}
 	tags = paged(w, "/v2/"+rt.name+"/tags/list", tags, n, all || n == 0)
-	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+	return writeJSON(w, r, "application/json", struct {
 		Name string   `json:"name"`
 		Tags []string `json:"tags"`
 	}{rt.name, nonNil(tags)})
@@ -82,7 +82,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) error {
 		repos = nil
 	}
 	repos = paged(w, "/v2/_catalog", repos, n, all || n == 0)
-	return writeJSON(w, r, http.StatusOK, "application/json", struct {
+	return writeJSON(w, r, "application/json", struct {
 		Repositories []string `json:"repositories"`
 	}{nonNil(repos)})
 }
@@ -112,7 +112,7 @@ func (h *Handler) referrers(w http.ResponseWriter, r *http.Request, rt route) er
 	}
 	index := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: refs}
 	index.SchemaVersion = 2
-	return writeJSON(w, r, http.StatusOK, ocispec.MediaTypeImageIndex, index)
+	return writeJSON(w, r, ocispec.MediaTypeImageIndex, index)
 }
 
 func nonNil(list []string) []string {
@@ -122,8 +122,8 @@ func nonNil(list []string) []string {
 	return list
 }
 
-// writeJSON answers with v as JSON (headers only for HEAD).
-func writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType string, v any) error {
+// writeJSON answers 200 with v as JSON (headers only for HEAD).
+func writeJSON(w http.ResponseWriter, r *http.Request, contentType string, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType str
 	hdr := w.Header()
 	hdr.Set("Content-Type", contentType)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(code)
+	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}

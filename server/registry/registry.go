@@ -117,7 +117,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, aerr := parseRoute(r.URL.Path)
 	if aerr == nil {
 		err = h.serve(rec, r, rt)
-		aerr = h.apiError(r.Context(), err, codeUnknown)
+		if err != nil {
+			aerr = storeError(err, codeUnknown)
+		}
 	}
 	if aerr != nil {
 		writeError(rec, aerr)
@@ -139,21 +141,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.LogAttrs(r.Context(), level, "registry", attrs...)
 }
 
-// apiError is err as the client sees it; nil for nil.
-func (h *Handler) apiError(_ context.Context, err error, notFound string) *apiError {
-	if err == nil {
-		return nil
-	}
-	return storeError(err, notFound)
-}
-
 // serve dispatches one request. Errors are *apiError or store/publisher
 // errors that ServeHTTP maps.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt route) error {
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case rt.endpoint == endpointBase && read:
-		return writeJSON(w, r, http.StatusOK, "application/json", struct{}{})
+		return writeJSON(w, r, "application/json", struct{}{})
 	case rt.endpoint == endpointCatalog && r.Method == http.MethodGet:
 		return h.catalog(w, r)
 	case rt.endpoint == endpointTags && r.Method == http.MethodGet:
