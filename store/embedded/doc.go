@@ -55,7 +55,25 @@
 // Reindex finds referrers the same way it finds records: every manifest
 // with a subject that is not a record.
 //
-// # Search
+// # Repositories
+//
+// The store is also the OCI registry behind /v2/ (store.Repositories). A
+// capability's repository is read from the capability index: its version
+// tags and "latest" from the catalog, its bundle manifests from the
+// digests bucket, and its blobs and referrer manifests from a per-repository
+// set built from content the first time /v2/ reads the repository and
+// dropped whenever a publish, referrer or delete changes the capability.
+// Plain content lives in five more buckets (oci.repos, oci.blobs,
+// oci.manifests, oci.tags, oci.subjects), written by PushBlob, MountBlob,
+// PutManifest and the deletes, each in one transaction. Blob bytes are
+// stored once whatever the repository; a repository sees a blob only once
+// it is pushed or mounted there, and deleting it there removes the link,
+// never the bytes.
+//
+// DeleteVersion removes a version's index entries in one transaction and
+// then deletes its publish record from content, so Reindex does not bring
+// it back; its other content stays on disk, unreferenced.
+//
 //
 // ListCapabilities never reads bbolt: the catalog keeps one summary per
 // capability with its lowercase search text, in two lists sorted by name
@@ -97,6 +115,14 @@
 // its subject is published. A referrer manifest is written only after all
 // its blobs, so it comes back complete.
 //
-// Content is never deleted: blobs of failed publishes stay on disk,
-// unreferenced. There is no garbage collection yet.
+// Plain content is not derived data: content does not say which
+// repository a blob or manifest was pushed to, so Reindex leaves the oci.*
+// buckets as they are and cannot rebuild them if index.db is lost. A plain
+// tag that equals a capability version's tag in the same repository is
+// hidden by the version (plain tags naming a version are refused, but a
+// version published later shadows one).
+//
+// Content is never deleted: blobs of failed publishes and of deleted
+// versions and plain content stay on disk, unreferenced. There is no
+// garbage collection yet.
 package embedded
