@@ -2,7 +2,9 @@
 #
 # Tools are pinned in hack/tools.sh and installed into .tmp/bin (gitignored),
 # so they never enter go.mod. Everything here needs only Go, git, bash and a
-# C compiler (for the race detector), plus the Go module proxy the first time.
+# C compiler (for the race detector), plus the Go module proxy the first time;
+# `make test` also needs skopeo, which hack/apt.sh installs with apt-get (as
+# root or through sudo) when it is not on PATH.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -18,16 +20,19 @@ DATA ?= .tmp/data
 # How long `make fuzz` runs each fuzz target (any `go test -fuzztime` value).
 FUZZTIME ?= 10s
 # The bound on the end-to-end tests, which build and run the real binaries
-# (about 10 s on a warm cache; on a fresh machine compiling them takes minutes).
+# (about 20 s on a warm cache; on a fresh machine compiling them takes minutes).
 E2E_TIMEOUT ?= 15m
 # Extra flags for `make test`, e.g. TESTFLAGS='-run TestLoad -v'.
 TESTFLAGS ?=
 # Tools from hack/tools.sh that the tests need: the end-to-end tests list
-# capd's services through reflection with the real grpcurl, and verify
-# capd's signatures with the real notation CLI.
-TEST_TOOLS := grpcurl notation
-# Tools `make bench` needs: the peer registry the figures are compared with.
-BENCH_TOOLS := registry
+# capd's services through reflection with the real grpcurl, verify capd's
+# signatures with the real notation CLI, pull and push through capd's /v2/
+# with the real oras and crane (and skopeo, from hack/apt.sh), and run the
+# OCI distribution-spec conformance suite against it.
+TEST_TOOLS := grpcurl notation oras crane conformance
+# Tools `make bench` needs: the peer registry the figures are compared with,
+# and the oras CLI, which pulls from both.
+BENCH_TOOLS := registry oras
 # The code generators `make generate` runs (pinned in hack/tools.sh).
 GEN_TOOLS := buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
 # Paths holding generated code that `make checkgenerate` compares with git.
@@ -51,8 +56,9 @@ build: ## Build capd and capctl into bin/
 	$(GO) build -o bin/ ./cmd/capd ./cmd/capctl
 
 .PHONY: test
-test: ## Run every test with the race detector (installs grpcurl and notation, builds the API server once)
+test: ## Run every test with the race detector (installs TEST_TOOLS and skopeo, builds the API server once)
 	$(if $(TEST_TOOLS),hack/tools.sh $(TEST_TOOLS))
+	hack/apt.sh
 	@# The installer's tests need a real kube-apiserver and etcd; the first
 	@# build takes minutes, later runs reuse .tmp/kube. A failed build stops here.
 	assets=$$(hack/kube-assets.sh); \

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
@@ -160,10 +161,37 @@ func checkMetadataLayer(b *Bundle, meta []byte, ps *problems) {
 	if m == nil {
 		return
 	}
-	if !bytes.Equal(m.Encode(), b.Metadata.Encode()) {
-		ps.add(MetadataFile, 0, 0, "does not agree with the artifact config: the config says %s %s, the file %s %s",
-			b.Metadata.Name, b.Metadata.Version, m.Name, m.Version)
+	if file, config := m.Encode(), b.Metadata.Encode(); !bytes.Equal(file, config) {
+		ps.add(MetadataFile, 0, 0, "does not agree with the artifact config: %s", firstDifference(file, config))
 		return
 	}
 	b.MetadataYAML = meta
+}
+
+// firstDifference names the first line where two encodings of metadata
+// differ, as "the file says X, the config Y".
+func firstDifference(file, config []byte) string {
+	fl, cl := strings.Split(string(file), "\n"), strings.Split(string(config), "\n")
+	for i := range max(len(fl), len(cl)) {
+		var f, c string
+		if i < len(fl) {
+			f = strings.TrimSpace(fl[i])
+		}
+		if i < len(cl) {
+			c = strings.TrimSpace(cl[i])
+		}
+		if f != c {
+			return fmt.Sprintf("the file says %q where the config says %q", clipLine(f), clipLine(c))
+		}
+	}
+	return "they differ"
+}
+
+// clipLine keeps a quoted line short.
+func clipLine(s string) string {
+	const most = 120
+	if len(s) > most {
+		return s[:most] + "…"
+	}
+	return s
 }

@@ -32,6 +32,13 @@ tools=(
   "registry github.com/distribution/distribution/v3/cmd/registry github.com/distribution/distribution/v3 v3.1.2"
   # Test-only: the end-to-end tests verify signatures with the Notary Project CLI.
   "notation github.com/notaryproject/notation/cmd/notation github.com/notaryproject/notation v1.3.2 build"
+  # Test-only: the end-to-end tests pull, push and discover through capd's
+  # /v2/ with the real OCI clients (oras is also the `make bench` client).
+  "oras oras.land/oras/cmd/oras oras.land/oras v1.3.6"
+  "crane github.com/google/go-containerregistry/cmd/crane github.com/google/go-containerregistry v0.22.1"
+  # Test-only: the OCI distribution-spec conformance suite, run against capd.
+  # Its main package is the root of its own module.
+  "conformance github.com/opencontainers/distribution-spec/conformance github.com/opencontainers/distribution-spec/conformance v0.0.0-20260831232431-97274622c111"
 )
 
 # installed_version prints the module version a Go binary was built from,

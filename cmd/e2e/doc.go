@@ -6,20 +6,23 @@
 // with a fresh data folder, publish every built-in bundle with capctl, and
 // then check the catalog through every door it has: REST with net/http,
 // gRPC with the client package and the generated stubs, reflection with the
-// real grpcurl, and capctl pull, whose output must be byte-identical to the
-// bundle folder it came from. They also feed capd broken and hostile input
+// real grpcurl, capctl pull, whose output must be byte-identical to the
+// bundle folder it came from, and the OCI distribution API at /v2/ with the
+// real oras, crane, skopeo and notation and the distribution-spec
+// conformance suite. They also feed capd broken and hostile input
 // (truncated and oversize publish streams, invalid bundles, bad page tokens)
 // and rebuild the index with `capd reindex`.
 //
 // The benchmarks (run by `make bench`) put each figure beside the same work
-// done by a peer, the distribution registry driven by oras-go, started by
-// the benchmark itself. They report and never fail; a summary table with
+// done by a peer, the distribution registry driven by oras-go and the oras
+// CLI, started by the benchmark itself. They report and never fail; a summary table with
 // the goals is printed once every benchmark has run.
 //
 // # Caveats
 //
-// The tests need a Go toolchain (they `go build` the binaries) and grpcurl,
-// which they install with hack/tools.sh when .tmp/bin lacks it; the
-// benchmarks likewise need the registry binary. Heavy fixtures (100 000
+// The tests need a Go toolchain (they `go build` the binaries), the tools
+// `make test` installs with hack/tools.sh (grpcurl, notation, oras, crane,
+// conformance) and Debian's skopeo (hack/apt.sh); the benchmarks need the
+// registry binary and oras. Heavy fixtures (100 000
 // versions) are built only by benchmarks, never by `go test` alone.
 package e2e
