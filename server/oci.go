@@ -122,13 +122,16 @@ func (s *Server) checkPushedSignature(ctx context.Context, staging content.Fetch
 }
 
 // DeleteVersion removes a capability version named by its tag or its
-// manifest digest through the distribution API. There are no accounts yet:
-// anyone who can reach the API can delete (the admin scope comes with
-// authentication). It fails with NotFound for no such version and
-// InvalidArgument for "latest".
+// manifest digest through the distribution API. Deleting is an admin's
+// act and there are no accounts yet, so it is PermissionDenied unless
+// Config.AllowDelete is set. It fails with NotFound for no such version
+// and InvalidArgument for "latest".
 func (s *Server) DeleteVersion(ctx context.Context, repo, reference string) (err error) {
 	start := time.Now()
 	defer func() { err = s.finish(ctx, "/v2/DeleteVersion", start, err) }()
+	if !s.allowDelete {
+		return statusError(codes.PermissionDenied, "%s:%s: deleting capability versions is off; the operator starts capd with --allow-delete to allow it (yank a version instead)", repo, reference)
+	}
 	version := store.VersionOfTag(reference)
 	if d, perr := digest.Parse(reference); perr == nil {
 		v, _, err := s.versionOfManifest(ctx, repo, d)

@@ -200,7 +200,7 @@ func TestOCISignatures(t *testing.T) {
 // removes it from the catalog.
 func TestOCIPlainContentAndDelete(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, Config{})
+	h := newHarness(t, Config{AllowDelete: true})
 	c := ctx(t)
 	img := memory.New()
 	layer := []byte("controller binary")
@@ -232,6 +232,12 @@ func TestOCIPlainContentAndDelete(t *testing.T) {
 	if _, err := oras.Copy(c, mem, desc.Digest.String(), repo, "1.0.0", oras.DefaultCopyOptions); err != nil {
 		t.Fatal(err)
 	}
+	locked := newHarness(t, Config{})
+	lockedRepo := locked.remoteRepo(t, "task")
+	if _, err := oras.Copy(c, mem, desc.Digest.String(), lockedRepo, "1.0.0", oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "deleting without AllowDelete", lockedRepo.Delete(c, desc), "DENIED")
 	if err := repo.Delete(c, desc); err != nil {
 		t.Fatalf("deleting the version: %v", err)
 	}

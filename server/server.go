@@ -70,6 +70,9 @@ type Config struct {
 	// HTTPHandler serves /v2/ only when it is set and Store implements
 	// store.Repositories.
 	UploadDir string
+	// AllowDelete lets DELETE on /v2/ remove capability versions. Off, such
+	// a request is DENIED: there are no accounts yet to keep it to admins.
+	AllowDelete bool
 }
 
 // Server serves CapabilityService over gRPC and, through HTTPHandler, over
@@ -85,9 +88,10 @@ type Server struct {
 	bundles *bundleCache
 	health  *health.Server
 
-	signer    *signature.Signer
-	previous  []*x509.Certificate
-	uploadDir string
+	signer      *signature.Signer
+	previous    []*x509.Certificate
+	uploadDir   string
+	allowDelete bool
 }
 
 // New checks cfg and returns a Server. It fails when cfg.Store is nil or a
@@ -123,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 		health:  health.NewServer(),
 
 		signer:   cfg.Signer,
-		previous: cfg.PreviousCertificates, uploadDir: cfg.UploadDir,
+		previous: cfg.PreviousCertificates, uploadDir: cfg.UploadDir, allowDelete: cfg.AllowDelete,
 	}, nil
 }
 

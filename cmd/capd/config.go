@@ -29,6 +29,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	signingKey      string
 	signingCert     string
+	allowDelete     bool
 }
 
 // Defaults of the flags.
@@ -111,6 +112,12 @@ func serveFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 		return fmt.Errorf("CAPD_SEED_BUILTIN: %w", err)
 	}
 	fs.BoolVar(&cfg.seedBuiltin, "seed-builtin", seed, "publish the built-in bundles missing from the store on start (env CAPD_SEED_BUILTIN)")
+	allowDelete, err := strconv.ParseBool(env("CAPD_ALLOW_DELETE", "false"))
+	if err != nil {
+		return fmt.Errorf("CAPD_ALLOW_DELETE: %w", err)
+	}
+	fs.BoolVar(&cfg.allowDelete, "allow-delete", allowDelete,
+		"let DELETE on /v2/ remove capability versions; there are no accounts yet, so anyone reaching the HTTP port could (env CAPD_ALLOW_DELETE)")
 	timeout, err := time.ParseDuration(env("CAPD_SHUTDOWN_TIMEOUT", defaultShutdownTimeout.String()))
 	if err != nil {
 		return fmt.Errorf("CAPD_SHUTDOWN_TIMEOUT: %w", err)

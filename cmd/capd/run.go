@@ -44,7 +44,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{
 		Store: st, Logger: log, Limits: limits, Signer: signer, PreviousCertificates: previous,
-		UploadDir: filepath.Join(cfg.data, "uploads"),
+		UploadDir: filepath.Join(cfg.data, "uploads"), AllowDelete: cfg.allowDelete,
 	})
 	if err != nil {
 		return err

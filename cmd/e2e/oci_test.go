@@ -197,6 +197,15 @@ func TestOCIClients(t *testing.T) {
 	want := digest.Digest(rv.GetDigest())
 	manifest := []byte(mustTool(t, nil, oras, "manifest", "fetch", "--plain-http", ref))
 
+	t.Run("delete is off", func(t *testing.T) {
+		status, body := deleteV2(t, host, ociCapability+"/manifests/"+rv.GetVersion())
+		if status != http.StatusForbidden || !strings.Contains(string(body), "DENIED") || !strings.Contains(string(body), "--allow-delete") {
+			t.Errorf("DELETE of a version without --allow-delete: %d %s; want 403 DENIED naming the flag", status, body)
+		}
+		if v := restVersion(t, d, ociCapability, rv.GetVersion()); v.GetDigest() != rv.GetDigest() {
+			t.Errorf("after a refused delete the version reads %v", v)
+		}
+	})
 	t.Run("oras manifest fetch", func(t *testing.T) {
 		t.Parallel()
 		if got := sha256Hex(manifest); got != want.String() {
@@ -380,7 +389,7 @@ func TestOCIPush(t *testing.T) {
 	t.Parallel()
 	e := binaries(t)
 	oras := e.tool(t, "oras")
-	src := startCapd(t, t.TempDir(), "--seed-builtin", "--log-level", "warn")
+	src := startCapd(t, t.TempDir(), "--seed-builtin", "--allow-delete", "--log-level", "warn")
 	data := t.TempDir()
 	dst := startCapd(t, data, "--log-level", "warn")
 	host := requireV2(t, dst)

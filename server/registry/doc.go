@@ -52,5 +52,8 @@
 // Manifests whose blobs or child manifests are not in the repository are
 // refused (the spec allows either), except layers with URLs or of a
 // non-distributable type. There are no accounts yet: anyone who reaches
-// the API can push and delete.
+// the API can push, and delete plain content; deleting a capability
+// version is up to the Publisher (capd allows it only with --allow-delete).
+// A mount names the repository it mounts from: a blob is never mounted by
+// its digest alone, since knowing a digest is no right to its bytes.
 package registry
