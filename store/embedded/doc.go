@@ -74,7 +74,6 @@
 // then deletes its publish record from content, so Reindex does not bring
 // it back; its other content stays on disk, unreferenced.
 //
-//
 // ListCapabilities never reads bbolt: the catalog keeps one summary per
 // capability with its lowercase search text, in two lists sorted by name
 // and by update time, and a query is one scan of a list (well under a
