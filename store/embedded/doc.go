@@ -72,7 +72,24 @@
 //
 // DeleteVersion removes a version's index entries in one transaction and
 // then deletes its publish record from content, so Reindex does not bring
-// it back; its other content stays on disk, unreferenced.
+// it back; its other content stays on disk, unreferenced, until GC.
+//
+// # Garbage collection
+//
+// GC removes the blobs nothing in the index reaches: everything of an
+// indexed version (manifest, config, layers, referrers with their blobs,
+// and every publish and state record of it with its config) and all plain
+// content (linked blobs, manifests and what they reference) is kept;
+// content of deleted versions, of failed or uncommitted publishes and
+// their stray referrers and records goes, as do ingest files older than
+// the grace period. It is safe while publishes run: every call that
+// writes content holds the store's content lock for reading from its
+// first check of the content (which may find a blob already stored and
+// reuse it) until its index commit, and GC holds it for writing while it
+// decides and removes, so content in flight is either committed before
+// GC looks or written after it is done. A grace period (an hour by
+// default) additionally spares recently written files. Calls that write
+// content wait while GC runs.
 //
 // ListCapabilities never reads bbolt: the catalog keeps one summary per
 // capability with its lowercase search text, in two lists sorted by name
@@ -103,7 +120,10 @@
 // written but whose commit never happened (a crash between the two): the
 // content was complete, so the version becomes visible. When two published
 // manifests claim the same version (only possible after such a crash), the
-// one published first wins. Reindex reads every blob up to 4 MiB to find
+// one published first wins. Likewise a SetState cut between its state
+// record and its commit leaves the live index with the old state, and
+// Reindex applies the new one; a later acknowledged SetState wins over it
+// either way (its sequence number is higher). Reindex reads every blob up to 4 MiB to find
 // manifests, and blocks publishes and state changes while it runs.
 //
 // Reindex takes as a referrer every referrer manifest in content whose
@@ -121,7 +141,18 @@
 // hidden by the version (plain tags naming a version are refused, but a
 // version published later shadows one).
 //
-// Content is never deleted: blobs of failed publishes and of deleted
-// versions and plain content stay on disk, unreferenced. There is no
-// garbage collection yet.
+// Content is deleted only by GC (and the publish record of a deleted
+// version): blobs of failed publishes, of deleted versions and unlinked
+// plain content stay on disk until it runs. After GC, Reindex no longer
+// restores a version whose publish record was written but never
+// committed, nor a referrer that no commit made visible: GC keeps what the
+// index reaches, not what Reindex could find. GC refuses to remove
+// anything while the index references a manifest that content lacks (a
+// disk that lost writes): run Reindex first.
+//
+// Content writes are not fsynced: oras-go writes each blob to an ingest
+// file and renames it into place without syncing either, while the index
+// commit is fsynced. A killed process loses nothing written (the page
+// cache survives it), but a power loss or kernel crash can leave an
+// indexed version whose blobs are empty or missing.
 package embedded

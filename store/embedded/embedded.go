@@ -63,6 +63,12 @@ type Store struct {
 	// them, serializes SetState's read-modify-write, and keeps Publish from
 	// committing while Reindex rebuilds.
 	writeMu sync.Mutex
+	// contentMu keeps GC from deciding while content is in flight: every
+	// call that writes content and then commits a reference to it (or
+	// finds content already stored and commits a reference to that) holds
+	// it for reading from its first content check to its commit; GC holds
+	// it for writing. Take it before writeMu, never while holding writeMu.
+	contentMu sync.RWMutex
 	// commits shares index transactions between concurrent publishes.
 	commits *groupCommit
 	catalog *catalog

@@ -42,6 +42,8 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version
 	if v, found, err := s.lookup(p); found || err != nil {
 		return v, false, err
 	}
+	s.contentMu.RLock() // until the commit: GC must not take what this pushes or finds
+	defer s.contentMu.RUnlock()
 	v, err := s.pushPublication(ctx, p)
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)

@@ -62,6 +62,8 @@ func (s *Store) AddReferrer(ctx context.Context, name, version string, desc ocis
 	if err != nil {
 		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
 	}
+	s.contentMu.RLock() // until the commit: GC must not take what this pushes or finds
+	defer s.contentMu.RUnlock()
 	if err := s.pushReferrers(ctx, src, []pendingReferrer{ref}); err != nil {
 		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -109,6 +111,8 @@ func (s *Store) PushBlob(ctx context.Context, repo string, desc ocispec.Descript
 	if err := desc.Digest.Validate(); err != nil {
 		return fmt.Errorf("blob %q: %w: %w", desc.Digest, store.ErrInvalidArgument, err)
 	}
+	s.contentMu.RLock() // until the link: GC must not take what this pushes or finds
+	defer s.contentMu.RUnlock()
 	exists, err := s.content.Exists(ctx, desc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", desc.Digest, translate(err))
@@ -116,7 +120,7 @@ func (s *Store) PushBlob(ctx context.Context, repo string, desc ocispec.Descript
 	if exists {
 		err = verifyOnly(desc, r)
 	} else {
-		err = s.content.Push(ctx, desc, r)
+		err = s.ingest(desc, r)
 	}
 	switch {
 	case errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) ||
@@ -126,6 +130,49 @@ func (s *Store) PushBlob(ctx context.Context, repo string, desc ocispec.Descript
 		return fmt.Errorf("blob %s: %w", desc.Digest, translate(err))
 	}
 	return s.linkBlob(ctx, repo, desc)
+}
+
+// ingest writes a blob from outside into content: to a file of its own
+// under content/ingest, verified as it is copied and synced, then renamed
+// into place. Bytes that do not match leave nothing behind. (oras-go's
+// Storage.Push leaves its ingest file when the bytes do not match: its
+// deferred cleanup removes a path the error return has already emptied.)
+func (s *Store) ingest(desc ocispec.Descriptor, r io.Reader) (err error) {
+	root := filepath.Join(s.dir, "content")
+	target := filepath.Join(root, ocispec.ImageBlobsDir, desc.Digest.Algorithm().String(), desc.Digest.Encoded())
+	dir := filepath.Join(root, "ingest")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, desc.Digest.Encoded()+"_*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(f.Name())
+		}
+	}()
+	vr := content.NewVerifyReader(r, desc)
+	if _, err := io.Copy(f, vr); err != nil {
+		return err
+	}
+	if err := vr.Verify(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o444); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), target)
 }
 
 // errInvalidBlob is the mismatch verifyOnly finds.
@@ -160,6 +207,8 @@ func (s *Store) linkBlob(ctx context.Context, repo string, desc ocispec.Descript
 
 // MountBlob links in repo a blob that from holds.
 func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (ocispec.Descriptor, error) {
+	s.contentMu.RLock() // until the link: GC must not take the blob found in from
+	defer s.contentMu.RUnlock()
 	desc, err := s.StatBlob(ctx, from, dgst)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -314,6 +363,8 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m store.Manifest, 
 			return fmt.Errorf("%s:%s: %w: the tag names a capability version", repo, tag, store.ErrInUse)
 		}
 	}
+	s.contentMu.RLock() // until the commit: GC must not take what this pushes or checks
+	defer s.contentMu.RUnlock()
 	links, err := s.links.get(ctx, s, repo)
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ func (s *Store) SetState(ctx context.Context, name, version string, ch store.Sta
 	if ch.Yank == ch.Deprecate {
 		return store.Version{}, fmt.Errorf("%s: state change: %w: set exactly one of yank and deprecate", subject, store.ErrInvalidArgument)
 	}
+	s.contentMu.RLock() // until the commit: GC must not take the record
+	defer s.contentMu.RUnlock()
 	// Serialize state changes so each one starts from the last committed.
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
