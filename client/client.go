@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 )
@@ -35,17 +34,26 @@ type Option func(*options)
 
 // options collects what the Options set.
 type options struct {
-	creds     credentials.TransportCredentials
+	// transport makes the transport credentials Dial connects with; nil
+	// is plaintext.
+	transport func() (credentials.TransportCredentials, error)
+	token     string
 	dialOpts  []grpc.DialOption
 	progress  ProgressFunc
 	chunkSize int
 }
 
 // WithTransportCredentials makes Dial connect with creds (for instance TLS
-// from credentials.NewTLS) instead of the default plaintext connection. New
-// ignores it: the connection it is given is already made.
+// from credentials.NewTLS) instead of the default plaintext connection; of
+// it, WithTLS and WithCAFile, the one given last counts. New ignores it:
+// the connection it is given is already made.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
-	return func(o *options) { o.creds = creds }
+	return func(o *options) {
+		o.transport = nil
+		if creds != nil {
+			o.transport = func() (credentials.TransportCredentials, error) { return creds, nil }
+		}
+	}
 }
 
 // WithDialOptions adds gRPC dial options, applied after the client's own,
@@ -69,20 +77,32 @@ func WithChunkSize(n int) Option {
 // Dial connects to the registry at target ("host:port", or any gRPC target
 // such as "dns:///capd.example.com:9460"). The connection is made lazily,
 // on the first call: Dial fails only when target or an option is malformed,
-// and a registry that cannot be reached shows as ErrUnavailable on calls.
-// Without WithTransportCredentials the connection is plaintext.
+// and a registry that cannot be reached, or whose certificate is not
+// trusted, shows as ErrUnavailable on calls. Without WithTLS, WithCAFile or
+// WithTransportCredentials the connection is plaintext. It fails with
+// ErrInvalidArgument for a CA file it cannot read, and with
+// ErrTokenOverPlaintext too for a WithBearerToken that would cross the
+// network unencrypted.
 func Dial(target string, opts ...Option) (*Client, error) {
 	o := collect(opts)
-	creds := o.creds
-	if creds == nil {
-		creds = insecure.NewCredentials()
+	creds, err := o.transportCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", target, ErrInvalidArgument, err)
 	}
-	dialOpts := append([]grpc.DialOption{
+	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
 		grpc.WithInitialWindowSize(windowSize),
 		grpc.WithInitialConnWindowSize(windowSize),
-	}, o.dialOpts...)
+	}
+	if o.token != "" {
+		b, err := newBearer(target, o.token, creds.Info().SecurityProtocol)
+		if err != nil {
+			return nil, err
+		}
+		dialOpts = append(dialOpts, grpc.WithPerRPCCredentials(b))
+	}
+	dialOpts = append(dialOpts, o.dialOpts...)
 	conn, err := grpc.NewClient(target, dialOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", target, ErrInvalidArgument, err)
@@ -94,7 +114,8 @@ func Dial(target string, opts ...Option) (*Client, error) {
 
 // New returns a Client that calls over conn, which the caller keeps and
 // closes; Close on this Client then does nothing. Options that shape a
-// connection (WithTransportCredentials, WithDialOptions) are ignored.
+// connection (WithTransportCredentials, WithTLS, WithCAFile,
+// WithBearerToken, WithDialOptions) are ignored.
 func New(conn grpc.ClientConnInterface, opts ...Option) *Client {
 	return newClient(conn, collect(opts))
 }

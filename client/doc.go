@@ -7,9 +7,15 @@ pulls bundles, verifying every byte it receives.
 
 Dial connects to capd's gRPC address (127.0.0.1:9460 by default); New wraps
 a connection the caller already has, such as a bufconn in tests. A Client is
-safe for concurrent use and should be shared. Connections are plaintext for
-now; WithTransportCredentials is the seam for TLS, and WithDialOptions
-carries anything else gRPC offers (per-RPC tokens, interceptors).
+safe for concurrent use and should be shared. Connections are plaintext
+unless WithTLS (system roots or a given pool), WithCAFile or
+WithTransportCredentials says otherwise; TLS is 1.2 or later and always
+verifies the server. WithBearerToken sends "authorization: Bearer …" with
+every call, and only over TLS or to a loopback address: Dial refuses to send
+a token in plaintext across the network (ErrTokenOverPlaintext). A server
+that is not trusted fails calls with ErrUnavailable, the message saying why.
+WithDialOptions carries anything else gRPC offers (interceptors, a custom
+dialer).
 
 # Names
 

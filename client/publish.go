@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 
@@ -25,7 +29,10 @@ const maxManifestSize = 4 << 20
 // wrong with a bundle the server refuses, ErrResourceExhausted when the
 // bundle exceeds a server limit, ErrPermissionDenied or ErrUnauthenticated
 // when the caller may not publish the name, and the packing error when b
-// cannot be packed.
+// cannot be packed. When the server is busy (ResourceExhausted with a
+// retry delay: no publish slot free, or the token over its rate) it tries
+// again after that delay, up to five times, then fails with
+// ErrResourceExhausted.
 func (c *Client) Publish(ctx context.Context, b *capabilities.Bundle) (*capcenterv1.Version, bool, error) {
 	staged := memory.New()
 	desc, err := capabilities.Pack(ctx, staged, b)
@@ -63,11 +70,59 @@ func (c *Client) PublishContent(ctx context.Context, src content.Fetcher, manife
 	}
 	tr := c.startTransfer("push "+subject, total)
 	resp, err := c.publish(ctx, subject, src, raw, blobs, tr)
+	for attempt := 1; attempt <= maxPublishRetries; attempt++ {
+		var busy *busyError
+		if !errors.As(err, &busy) {
+			break
+		}
+		// The server had no publish slot free and said when to come back.
+		timer := time.NewTimer(min(busy.delay, maxRetryDelay))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			tr.Done(ctx.Err())
+			return nil, false, fmt.Errorf("%s: %w", subject, ctx.Err())
+		case <-timer.C:
+		}
+		resp, err = c.publish(ctx, subject, src, raw, blobs, tr)
+	}
 	tr.Done(err)
 	if err != nil {
 		return nil, false, err
 	}
 	return resp.GetVersion(), resp.GetCreated(), nil
+}
+
+// A publish the server turns away for want of a free slot, answering
+// ResourceExhausted with a RetryInfo, is tried again after the delay it
+// names (at most maxRetryDelay), up to maxPublishRetries times.
+const (
+	maxPublishRetries = 5
+	maxRetryDelay     = 5 * time.Second
+)
+
+// busyError is a ResourceExhausted answer carrying a retry delay; it
+// unwraps to the error the caller sees when retries run out.
+type busyError struct {
+	delay time.Duration
+	err   error
+}
+
+func (e *busyError) Error() string { return e.err.Error() }
+func (e *busyError) Unwrap() error { return e.err }
+
+// retryDelay finds the RetryInfo of a ResourceExhausted status error.
+func retryDelay(err error) (time.Duration, bool) {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
 }
 
 // publish runs one PublishBundle stream.
@@ -91,6 +146,9 @@ func (c *Client) publish(ctx context.Context, subject string, src content.Fetche
 	// io.EOF from Send means the server ended the stream: its status comes
 	// with CloseAndRecv.
 	resp, err := stream.CloseAndRecv()
+	if d, ok := retryDelay(err); ok {
+		return nil, &busyError{delay: d, err: wrapStatus(ctx, subject, err)}
+	}
 	return resp, wrapStatus(ctx, subject, err)
 }
 

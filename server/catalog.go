@@ -12,6 +12,9 @@ import (
 // GetCapability returns one catalog entry. It fails with InvalidArgument
 // for a malformed name and NotFound for an unknown capability.
 func (s *Server) GetCapability(ctx context.Context, req *capcenterv1.GetCapabilityRequest) (*capcenterv1.Capability, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	name, err := parseCapabilityName("name", req.GetName())
 	if err != nil {
 		return nil, err
@@ -27,6 +30,9 @@ func (s *Server) GetCapability(ctx context.Context, req *capcenterv1.GetCapabili
 // an unknown kind, a negative page size, an unknown order or a page token
 // the server did not issue for this query.
 func (s *Server) ListCapabilities(ctx context.Context, req *capcenterv1.ListCapabilitiesRequest) (*capcenterv1.ListCapabilitiesResponse, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	kind, err := kindFromProto(req.GetKind())
 	if err != nil {
 		return nil, err
@@ -81,6 +87,9 @@ func pageRequest(size int32, token string) (store.PageRequest, error) {
 // InvalidArgument for a malformed parent or page token and NotFound for an
 // unknown capability.
 func (s *Server) ListVersions(ctx context.Context, req *capcenterv1.ListVersionsRequest) (*capcenterv1.ListVersionsResponse, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	name, err := parseCapabilityName("parent", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -108,6 +117,9 @@ func (s *Server) ListVersions(ctx context.Context, req *capcenterv1.ListVersions
 // with InvalidArgument for a malformed name and NotFound for an unknown
 // version.
 func (s *Server) GetVersion(ctx context.Context, req *capcenterv1.GetVersionRequest) (*capcenterv1.Version, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	name, version, err := parseVersionName(req.GetName(), true)
 	if err != nil {
 		return nil, err
@@ -120,7 +132,9 @@ func (s *Server) GetVersion(ctx context.Context, req *capcenterv1.GetVersionRequ
 }
 
 // YankVersion yanks or unyanks an exact version. It fails like GetVersion,
-// and with InvalidArgument for "latest".
+// with InvalidArgument for "latest", and, with tokens, with
+// Unauthenticated or PermissionDenied unless the caller may publish the
+// capability.
 func (s *Server) YankVersion(ctx context.Context, req *capcenterv1.YankVersionRequest) (*capcenterv1.Version, error) {
 	return s.setState(ctx, req.GetName(), store.StateChange{Yank: true, Undo: req.GetUndo(), Message: req.GetReason()})
 }
@@ -131,8 +145,13 @@ func (s *Server) DeprecateVersion(ctx context.Context, req *capcenterv1.Deprecat
 	return s.setState(ctx, req.GetName(), store.StateChange{Deprecate: true, Undo: req.GetUndo(), Message: req.GetMessage()})
 }
 
+// setState changes the state of a version; it needs publish for the
+// version's capability.
 func (s *Server) setState(ctx context.Context, resource string, change store.StateChange) (*capcenterv1.Version, error) {
 	name, version, err := parseVersionName(resource, false)
+	if aerr := s.allowPublish(ctx, name); aerr != nil {
+		return nil, aerr
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,50 @@
 // tests), so one set of interceptors logs, recovers and translates every
 // call whichever door it came in by.
 //
+// # Authentication
+//
+// Without Config.Tokens nothing is checked. With it (package auth), every
+// call but health and reflection is authenticated by its `authorization`
+// metadata, `Bearer <token>` (the REST gateway and the download pass the
+// HTTP Authorization header on as that metadata; /v2/ also takes HTTP
+// Basic with the token as the password). A credential no token matches is
+// Unauthenticated "missing or invalid token" on every call, even one an
+// anonymous caller could make. Then each call checks the scope it needs,
+// through one helper:
+//
+//   - reads (GetCapability, ListCapabilities, ListVersions, GetVersion,
+//     PullBundle, RenderTemplate, Resolve, ListSignatures,
+//     ListCertificates, the download, the /v2/ catalog, and /v2/ GET and
+//     HEAD in a repository) need read, unless Config.AnonymousRead is on;
+//     in /v2/, publish for a repository also lets a principal pull from
+//     it, since push clients look before they push;
+//   - GET /v2/ itself, where `oras login` checks a credential, needs a
+//     valid token (none with Config.AnonymousRead);
+//   - PublishBundle needs publish for the name in the header's manifest
+//     (checked before any chunk is read); AddSignature, YankVersion and
+//     DeprecateVersion need publish for their capability; /v2/ pushes and
+//     deletes need publish for the repository, its namespace being its
+//     first path segment;
+//   - deleting a capability version through /v2/ needs admin.
+//
+// A call that needs a principal and has none is Unauthenticated; a
+// principal without the scope gets PermissionDenied naming the scope it
+// needs (in /v2/, 401 UNAUTHORIZED with a Basic challenge and 403 DENIED).
+// Logs name the principal, never its credential. /healthz and
+// /openapi.json stay open.
+//
+// # Limits
+//
+// Besides the bundle limits (size, file size, file count, checked on the
+// publish header before any chunk; message size; CUE evaluation time and
+// MaxConcurrentEvals), Config.MaxConcurrentPublishes bounds the publishes
+// in flight: one more is ResourceExhausted at once, with a RetryInfo,
+// instead of holding a stream open in a queue. Config.RateLimit bounds
+// each token's requests a second (token buckets, bursts of RateBurst):
+// over it, a call is ResourceExhausted with a RetryInfo naming the wait,
+// and a /v2/ request is 429 TOOMANYREQUESTS with Retry-After. Calls
+// without a token are not rate-limited.
+//
 // # Resource names
 //
 // A capability is `capabilities/{capability}` and a version

@@ -28,14 +28,20 @@ type downloader struct {
 	gateway *runtime.ServeMux
 }
 
-// serve answers GET /v1/{name}:download. Errors before the first byte is
+// serve answers GET /v1/{name}:download, calling PullBundle with the
+// request's Authorization header, as the gateway does. Errors before the first byte is
 // written are JSON, as the gateway writes them; a failure after that
 // aborts the response, so that a client never takes a truncated tar for a
 // whole one.
 func (d *downloader) serve(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/"), downloadVerb)
-	stream, err := d.client.PullBundle(ctx, &capcenterv1.PullBundleRequest{Name: name})
+	// The gateway's own annotation forwards the Authorization header (and
+	// only the headers the gateway forwards) as gRPC metadata.
+	ctx, err := runtime.AnnotateContext(r.Context(), d.gateway, r, capcenterv1.CapabilityService_PullBundle_FullMethodName)
+	var stream capcenterv1.CapabilityService_PullBundleClient
+	if err == nil {
+		stream, err = d.client.PullBundle(ctx, &capcenterv1.PullBundleRequest{Name: name})
+	}
 	var first *capcenterv1.PullBundleResponse
 	if err == nil {
 		first, err = stream.Recv()

@@ -22,6 +22,16 @@ func (s semaphore) acquire(ctx context.Context) error {
 	}
 }
 
+// tryAcquire takes a free slot without waiting; false when there is none.
+func (s semaphore) tryAcquire() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // release frees a slot taken by acquire.
 func (s semaphore) release() { <-s }
 

@@ -12,6 +12,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/capcenter/capcenter/capabilities/signature"
+	"github.com/capcenter/capcenter/server/auth"
 	"github.com/capcenter/capcenter/server/registry"
 	"github.com/capcenter/capcenter/store"
 )
@@ -32,6 +33,11 @@ const maxReferrers = 2 * MaxSignatures
 func (s *Server) PublishManifest(ctx context.Context, repo, tag string, staging content.Storage, desc ocispec.Descriptor) (err error) {
 	start := time.Now()
 	defer func() { err = s.finish(ctx, "/v2/PublishManifest", start, err) }()
+	release, err := s.publishSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	raw, err := content.FetchAll(ctx, staging, desc)
 	if err != nil {
 		return err
@@ -107,6 +113,9 @@ func (s *Server) checkPushedSignature(ctx context.Context, staging content.Fetch
 		return err
 	}
 	info, err := signature.Inspect(layer.MediaType, envelope, subject)
+	if err == nil {
+		err = info.Current(time.Now())
+	}
 	if err != nil {
 		return statusError(codes.InvalidArgument, "signature: %s@%s: %v", v.Name, v.Version, err)
 	}
@@ -123,13 +132,19 @@ func (s *Server) checkPushedSignature(ctx context.Context, staging content.Fetch
 
 // DeleteVersion removes a capability version named by its tag or its
 // manifest digest through the distribution API. Deleting is an admin's
-// act and there are no accounts yet, so it is PermissionDenied unless
-// Config.AllowDelete is set. It fails with NotFound for no such version
-// and InvalidArgument for "latest".
+// act: with tokens it needs the admin scope (PermissionDenied otherwise);
+// without them it is PermissionDenied unless Config.AllowDelete is set.
+// It fails with NotFound for no such version and InvalidArgument for
+// "latest".
 func (s *Server) DeleteVersion(ctx context.Context, repo, reference string) (err error) {
 	start := time.Now()
 	defer func() { err = s.finish(ctx, "/v2/DeleteVersion", start, err) }()
-	if !s.allowDelete {
+	switch {
+	case s.tokens != nil:
+		if err := s.allow(ctx, auth.NeedAdmin()); err != nil {
+			return fmt.Errorf("delete %s:%s: %w", repo, reference, err)
+		}
+	case !s.allowDelete:
 		return statusError(codes.PermissionDenied, "%s:%s: deleting capability versions is off; the operator starts capd with --allow-delete to allow it (yank a version instead)", repo, reference)
 	}
 	version := store.VersionOfTag(reference)

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/errdef"
@@ -26,18 +30,34 @@ import (
 // that is not the canonical packing of its bundle; ResourceExhausted as
 // soon as the bundle is known to be over a limit or the stream carries
 // more bytes than its manifest declares; AlreadyExists for other content
-// under a published version. Nothing is stored unless it succeeds.
+// under a published version. With tokens, it fails with Unauthenticated
+// for an anonymous caller as soon as the header arrives, and with
+// PermissionDenied unless the caller may publish the name the manifest
+// annotates (org.opencontainers.image.title), before any chunk is read.
+// Nothing is stored unless it succeeds.
 func (s *Server) PublishBundle(stream capcenterv1.CapabilityService_PublishBundleServer) error {
 	ctx := stream.Context()
+	release, err := s.publishSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	first, err := stream.Recv()
 	if err != nil {
-		return fmt.Errorf("publish: header: %w", recvError(err))
+		return recvError(err)
 	}
 	header := first.GetHeader()
+	if err := s.allowPublish(ctx, ""); err != nil {
+		return err
+	}
 	if header == nil {
 		return statusError(codes.InvalidArgument, "header: the first message of a publish stream must be a header")
 	}
 	manifest, desc, err := s.parseManifest(header.GetManifest())
+	if err != nil {
+		return err
+	}
+	name, err := s.allowPublishManifest(ctx, manifest)
 	if err != nil {
 		return err
 	}
@@ -58,7 +78,14 @@ func (s *Server) PublishBundle(stream capcenterv1.CapabilityService_PublishBundl
 	if err := receiveBlobs(ctx, staging, chunks, manifest); err != nil {
 		return err
 	}
-	stored, created, err := s.Publish(ctx, staging, desc)
+	v, err := s.validate(ctx, staging, desc)
+	if err != nil {
+		return err
+	}
+	if name != "" && v.Name != name { // the canonical packing rules this out
+		return statusError(codes.InvalidArgument, "header.manifest: annotation %s is %q, the bundle is %s", ocispec.AnnotationTitle, name, v.Name)
+	}
+	stored, created, err := s.publishValid(ctx, staging, desc, v)
 	if err != nil {
 		return err
 	}
@@ -103,6 +130,38 @@ func (s *Server) publishValid(ctx context.Context, staging content.Storage, desc
 	s.log.InfoContext(ctx, "published", "capability", v.Name, "version", v.Version,
 		"digest", v.Digest, "created", created)
 	return v, created, nil
+}
+
+// allowPublishManifest checks, with tokens, that the caller may publish
+// the capability a publish header's manifest names in its title
+// annotation, and returns that name; without tokens it returns "". It
+// fails with InvalidArgument when the annotation is no capability name.
+func (s *Server) allowPublishManifest(ctx context.Context, m *ocispec.Manifest) (string, error) {
+	if s.tokens == nil {
+		return "", nil
+	}
+	name := m.Annotations[ocispec.AnnotationTitle]
+	if err := capabilities.ValidateName(name); err != nil {
+		return "", statusError(codes.InvalidArgument, "header.manifest: annotation %s: %v", ocispec.AnnotationTitle, err)
+	}
+	return name, s.allowPublish(ctx, name)
+}
+
+// publishRetry is the delay a publish refused for want of a slot suggests.
+const publishRetry = time.Second
+
+// publishSlot takes one of the Config.MaxConcurrentPublishes slots, or
+// fails at once with ResourceExhausted carrying a RetryInfo. The caller
+// calls release when its publish is over.
+func (s *Server) publishSlot() (release func(), err error) {
+	if !s.publishes.tryAcquire() {
+		st := status.Newf(codes.ResourceExhausted, "%d publishes are in flight, the most this server takes at once; retry in %s", cap(s.publishes), publishRetry)
+		if detailed, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(publishRetry)}); derr == nil {
+			st = detailed
+		}
+		return nil, st.Err()
+	}
+	return s.publishes.release, nil
 }
 
 // recvError turns io.EOF in the middle of a stream into a complaint: the
@@ -172,6 +231,12 @@ func receiveBlobs(ctx context.Context, staging content.Storage, r *chunkReader, 
 		case errors.Is(err, content.ErrMismatchedDigest):
 			return statusError(codes.InvalidArgument, "stream: blob %d: the bytes sent do not match digest %s", i, d.Digest)
 		case err != nil:
+			// A status error from the stream (a second header, say) is
+			// the answer as it is, not text inside another one.
+			var se interface{ GRPCStatus() *status.Status }
+			if errors.As(err, &se) {
+				return se.GRPCStatus().Err()
+			}
 			return fmt.Errorf("stream: blob %d: %w", i, err)
 		}
 		err = staging.Push(ctx, d, bytes.NewReader(data))

@@ -21,6 +21,9 @@ import (
 // NotFound for an unknown version, and Internal when stored content does
 // not match its digest (after the chunks before it were sent).
 func (s *Server) PullBundle(req *capcenterv1.PullBundleRequest, stream capcenterv1.CapabilityService_PullBundleServer) error {
+	if err := s.allowRead(stream.Context()); err != nil {
+		return err
+	}
 	ctx := stream.Context()
 	v, err := s.version(ctx, req.GetName())
 	if err != nil {

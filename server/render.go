@@ -20,6 +20,9 @@ import (
 // server's time bound. Renders wait for a free evaluation slot (see
 // Config.MaxConcurrentEvals).
 func (s *Server) RenderTemplate(ctx context.Context, req *capcenterv1.RenderTemplateRequest) (*capcenterv1.RenderTemplateResponse, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	opts, err := renderOptions(req)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/resolve"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 	"github.com/capcenter/capcenter/store"
@@ -29,6 +30,9 @@ const (
 // works or the chosen versions form a dependency cycle, and with
 // ResourceExhausted when the solver runs out of ResolveTimeout.
 func (s *Server) Resolve(ctx context.Context, req *capcenterv1.ResolveRequest) (*capcenterv1.ResolveResponse, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	if n := len(req.GetRequirements()) + len(req.GetInstalled()); n > MaxRequirements {
 		return nil, statusError(codes.InvalidArgument, "requirements and installed: %d, more than %d", n, MaxRequirements)
 	}
@@ -36,12 +40,18 @@ func (s *Server) Resolve(ctx context.Context, req *capcenterv1.ResolveRequest) (
 		return nil, statusError(codes.InvalidArgument, "requirements: empty: name at least one capability")
 	}
 	r := resolve.Request{Kubernetes: req.GetKubernetesVersion(), Upgrade: req.GetUpgrade()}
-	for _, q := range req.GetRequirements() {
+	for i, q := range req.GetRequirements() {
+		if err := capabilities.ValidateName(q.GetCapability()); err != nil {
+			return nil, statusError(codes.InvalidArgument, "requirements[%d].capability: %v", i, err)
+		}
 		r.Requirements = append(r.Requirements, resolve.Requirement{Name: q.GetCapability(), Range: q.GetVersionRange()})
 	}
 	if len(req.GetInstalled()) > 0 {
 		r.Installed = map[string]string{}
 		for i, in := range req.GetInstalled() {
+			if err := capabilities.ValidateName(in.GetCapability()); err != nil {
+				return nil, statusError(codes.InvalidArgument, "installed[%d].capability: %v", i, err)
+			}
 			if _, dup := r.Installed[in.GetCapability()]; dup {
 				return nil, statusError(codes.InvalidArgument, "installed[%d]: %s is listed twice", i, in.GetCapability())
 			}

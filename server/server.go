@@ -15,6 +15,7 @@ import (
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/signature"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
+	"github.com/capcenter/capcenter/server/auth"
 	"github.com/capcenter/capcenter/store"
 )
 
@@ -70,9 +71,31 @@ type Config struct {
 	// HTTPHandler serves /v2/ only when it is set and Store implements
 	// store.Repositories.
 	UploadDir string
-	// AllowDelete lets DELETE on /v2/ remove capability versions. Off, such
-	// a request is DENIED: there are no accounts yet to keep it to admins.
+	// AllowDelete lets DELETE on /v2/ remove capability versions when
+	// Tokens is nil. Off, such a request is DENIED: without tokens there
+	// is no one to keep it to. With Tokens it is ignored: deleting a
+	// version needs the admin scope.
 	AllowDelete bool
+	// Tokens, when set, turns on authentication: every call but health
+	// and reflection, through every door (gRPC, REST, download, /v2/),
+	// is checked against the scopes of the caller's token (see doc.go).
+	// Nil, nothing is checked.
+	Tokens *auth.Tokens
+	// AnonymousRead lets calls without a token read (get, list, search,
+	// pull, render, resolve, download, /v2/ pulls) when Tokens is set.
+	AnonymousRead bool
+	// RateLimit bounds the requests a second of each token (gRPC, REST and
+	// /v2/ alike), with bursts of RateBurst (default twice the rate); a
+	// token over it gets ResourceExhausted with a RetryInfo (429 with
+	// Retry-After on /v2/). Zero means no limit. Calls without a token are
+	// not limited by it.
+	RateLimit float64
+	RateBurst int
+	// MaxConcurrentPublishes bounds the publishes (PublishBundle and /v2/
+	// bundle pushes) in flight; one more is ResourceExhausted at once
+	// rather than queued, so a client retries instead of holding a stream
+	// open. Zero means twice GOMAXPROCS.
+	MaxConcurrentPublishes int
 }
 
 // Server serves CapabilityService over gRPC and, through HTTPHandler, over
@@ -92,6 +115,11 @@ type Server struct {
 	previous    []*x509.Certificate
 	uploadDir   string
 	allowDelete bool
+
+	tokens        *auth.Tokens
+	anonymousRead bool
+	rates         *rateLimiter
+	publishes     semaphore
 }
 
 // New checks cfg and returns a Server. It fails when cfg.Store is nil or a
@@ -109,6 +137,10 @@ func New(cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	publishes := cfg.MaxConcurrentPublishes
+	if publishes <= 0 {
+		publishes = 2 * runtime.GOMAXPROCS(0)
 	}
 	evals := cfg.MaxConcurrentEvals
 	if evals == 0 {
@@ -128,6 +160,10 @@ func New(cfg Config) (*Server, error) {
 
 		signer:   cfg.Signer,
 		previous: cfg.PreviousCertificates, uploadDir: cfg.UploadDir, allowDelete: cfg.AllowDelete,
+
+		tokens: cfg.Tokens, anonymousRead: cfg.AnonymousRead,
+		rates:     newRateLimiter(cfg.RateLimit, cfg.RateBurst),
+		publishes: make(semaphore, publishes),
 	}, nil
 }
 
@@ -150,8 +186,8 @@ func withDefaults(l capabilities.Limits) capabilities.Limits {
 }
 
 // ServerOptions returns the options a grpc.Server needs to serve s: the
-// interceptors that log every call, recover from panics and translate
-// errors into status codes, and the message size bounds. Register's
+// interceptors that authenticate, log every call, recover from panics and
+// translate errors into status codes, and the message size bounds. Register's
 // services answer with internal error text unless the server was built
 // with them.
 func (s *Server) ServerOptions() []grpc.ServerOption {

@@ -72,9 +72,14 @@ func (s *Server) backfillSignature(ctx context.Context, v store.Version, desc oc
 // "latest", or an envelope that Inspect rejects; NotFound for an unknown
 // version; ResourceExhausted when the version already has MaxSignatures
 // signatures (checked before the store write, so concurrent calls may pass
-// it by a few: MaxEnvelopeSize keeps even that listing small).
+// it by a few: MaxEnvelopeSize keeps even that listing small); with tokens,
+// Unauthenticated or PermissionDenied unless the caller may publish the
+// capability.
 func (s *Server) AddSignature(ctx context.Context, req *capcenterv1.AddSignatureRequest) (*capcenterv1.Signature, error) {
 	name, version, err := parseVersionName(req.GetName(), false)
+	if aerr := s.allowPublish(ctx, name); aerr != nil {
+		return nil, aerr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +96,9 @@ func (s *Server) AddSignature(ctx context.Context, req *capcenterv1.AddSignature
 	}
 	subject := manifestDescriptor(raw)
 	info, err := signature.Inspect(req.GetEnvelopeMediaType(), req.GetEnvelope(), subject)
+	if err == nil {
+		err = info.Current(time.Now())
+	}
 	if err != nil {
 		return nil, statusError(codes.InvalidArgument, "envelope: %s@%s: %v", name, version, err)
 	}
@@ -129,6 +137,9 @@ func (s *Server) AddSignature(ctx context.Context, req *capcenterv1.AddSignature
 // NotFound for an unknown version, and Internal for stored content that
 // does not match its digest.
 func (s *Server) ListSignatures(ctx context.Context, req *capcenterv1.ListSignaturesRequest) (*capcenterv1.ListSignaturesResponse, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	v, err := s.version(ctx, req.GetName())
 	if err != nil {
 		return nil, err
@@ -184,7 +195,10 @@ func (s *Server) fetchEnvelope(ctx context.Context, dgst string) ([]byte, string
 // ListCertificates returns the server's certificates: the chain of the
 // current signing certificate and every certificate of earlier keys,
 // each once.
-func (s *Server) ListCertificates(context.Context, *capcenterv1.ListCertificatesRequest) (*capcenterv1.ListCertificatesResponse, error) {
+func (s *Server) ListCertificates(ctx context.Context, _ *capcenterv1.ListCertificatesRequest) (*capcenterv1.ListCertificatesResponse, error) {
+	if err := s.allowRead(ctx); err != nil {
+		return nil, err
+	}
 	out := &capcenterv1.ListCertificatesResponse{}
 	seen := map[string]bool{}
 	current := s.signer.KeyPair().Leaf()

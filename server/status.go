@@ -10,6 +10,7 @@ import (
 
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/resolve"
+	"github.com/capcenter/capcenter/server/auth"
 	"github.com/capcenter/capcenter/store"
 )
 
@@ -32,6 +33,8 @@ const internalMessage = "internal error"
 //   - resolve.ErrNoSolution and resolve.ErrCycle: FailedPrecondition, the
 //     message being the explanation; resolve.ErrInvalid: InvalidArgument;
 //   - store.ErrClosed: Unavailable;
+//   - auth.ErrUnauthenticated: Unauthenticated, "missing or invalid
+//     token"; auth.ErrPermissionDenied: PermissionDenied naming the scope;
 //   - anything else: Internal with a generic message.
 func toStatus(err error) *status.Status {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -57,6 +60,10 @@ func toStatus(err error) *status.Status {
 		return status.New(codes.InvalidArgument, err.Error())
 	case errors.Is(err, store.ErrClosed):
 		return status.New(codes.Unavailable, "server is shutting down")
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return status.New(codes.Unauthenticated, auth.ErrUnauthenticated.Error())
+	case errors.Is(err, auth.ErrPermissionDenied):
+		return status.New(codes.PermissionDenied, err.Error())
 	}
 	return status.New(codes.Internal, internalMessage)
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/capcenter/capcenter/capabilities"
+	"github.com/capcenter/capcenter/server/auth"
 	"github.com/capcenter/capcenter/store"
 )
 
@@ -30,6 +31,8 @@ func TestToStatus(t *testing.T) {
 		{fmt.Errorf("get: %w", context.Canceled), codes.Canceled, ""},
 		{fmt.Errorf("get: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},
 		{statusError(codes.InvalidArgument, "name: bad"), codes.InvalidArgument, "name: bad"},
+		{fmt.Errorf("yank: %w", auth.ErrUnauthenticated), codes.Unauthenticated, "missing or invalid token"},
+		{auth.Check(&auth.Principal{Name: "ci"}, auth.NeedAdmin()), codes.PermissionDenied, `token "ci" lacks scope admin: permission denied`},
 		{errors.New("open /secret/path: permission denied"), codes.Internal, internalMessage},
 		{internalOnly{fmt.Errorf("x: %w", capabilities.ErrInvalid)}, codes.Internal, internalMessage},
 	}

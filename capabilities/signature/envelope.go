@@ -21,6 +21,15 @@ var ErrInvalidSignature = errors.New("invalid signature")
 // the one it is attached to.
 var ErrWrongSubject = errors.New("signature is for another artifact")
 
+// ErrNotCurrent is wrapped by Info.Current for a signature no verifier
+// would accept now: expired, signed by a certificate that has expired, or
+// dated in the future.
+var ErrNotCurrent = errors.New("signature not valid now")
+
+// MaxClockSkew is how far in the future a signing time may lie before
+// Info.Current refuses it.
+const MaxClockSkew = 5 * time.Minute
+
 // payloadMediaType is the content type of a Notary Project payload.
 const payloadMediaType = "application/vnd.cncf.notary.payload.v1+json"
 
@@ -101,4 +110,26 @@ func Inspect(mediaType string, env []byte, subject ocispec.Descriptor) (*Info, e
 		Expiry:      c.SignerInfo.SignedAttributes.Expiry,
 		Chain:       chain,
 	}, nil
+}
+
+// Current checks that a signature Inspect accepted still verifies at now:
+// its signing time is not more than MaxClockSkew ahead, its own expiry (if
+// it has one) and every certificate of its chain are not past. Without a
+// timestamp a signature stops verifying when its certificate expires, so a
+// registry has no reason to store one that already has. It fails wrapping
+// ErrNotCurrent, naming what ended when.
+func (i *Info) Current(now time.Time) error {
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	if i.SignedAt.After(now.Add(MaxClockSkew)) {
+		return fmt.Errorf("%w: signing time %s is in the future (now %s)", ErrNotCurrent, stamp(i.SignedAt), stamp(now))
+	}
+	if !i.Expiry.IsZero() && !now.Before(i.Expiry) {
+		return fmt.Errorf("%w: the signature expired at %s", ErrNotCurrent, stamp(i.Expiry))
+	}
+	for _, cert := range i.Chain {
+		if now.After(cert.NotAfter) {
+			return fmt.Errorf("%w: certificate %q expired at %s", ErrNotCurrent, cert.Subject, stamp(cert.NotAfter))
+		}
+	}
+	return nil
 }

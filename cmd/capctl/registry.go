@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,16 +17,28 @@ import (
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
 )
 
-// Where capctl finds the registry when --server is not given.
+// Where capctl finds the registry, and how it connects, when the flags do
+// not say.
 const (
 	serverEnv     = "CAPCENTER_SERVER"
 	defaultServer = "127.0.0.1:9460"
+	caEnv         = "CAPCENTER_CA"
+	tlsEnv        = "CAPCENTER_TLS"
+	tokenEnv      = "CAPCENTER_TOKEN"
 )
 
 // globalOptions are the persistent flags every registry verb shares.
 type globalOptions struct {
 	server      string
 	trustPolicy string
+	// ca is a PEM file of the CAs to verify the server with; tls turns
+	// TLS on with the system's roots. token is never printed.
+	ca    string
+	tls   bool
+	token string
+	// tlsGiven reports whether --tls was given, which overrides
+	// $CAPCENTER_TLS; nil is never.
+	tlsGiven func() bool
 }
 
 // defaultServerAddress is $CAPCENTER_SERVER, or defaultServer.
@@ -36,17 +50,67 @@ func defaultServerAddress() string {
 }
 
 // dial connects to the registry, reporting transfers to s.err when it is a
-// terminal. The caller closes the client.
+// terminal; every registry verb connects through it. The caller closes the
+// client. It fails when $CAPCENTER_TLS is not a boolean, the CA file cannot
+// be read, or a token would go in plaintext to a host that is not this
+// one; the token is never part of an error.
 func (g *globalOptions) dial(s streams) (*client.Client, error) {
-	var opts []client.Option
+	opts, err := g.connection()
+	if err != nil {
+		return nil, err
+	}
 	if p := progressBars(s.err); p != nil {
 		opts = append(opts, client.WithProgress(p))
 	}
 	c, err := client.Dial(g.server, opts...)
-	if err != nil {
+	switch {
+	case errors.Is(err, client.ErrTokenOverPlaintext):
+		return nil, fmt.Errorf("--token: %w; connect with --tls or --ca FILE", err)
+	case err != nil:
 		return nil, fmt.Errorf("--server: %w", err)
 	}
 	return c, nil
+}
+
+// connection returns the client options of --ca, --tls and --token, each
+// falling back to its environment variable.
+func (g *globalOptions) connection() ([]client.Option, error) {
+	useTLS := g.tls
+	if v := os.Getenv(tlsEnv); v != "" && (g.tlsGiven == nil || !g.tlsGiven()) {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: want true or false", tlsEnv)
+		}
+		useTLS = b
+	}
+	var opts []client.Option
+	switch {
+	case g.ca != "":
+		opts = append(opts, client.WithCAFile(g.ca))
+	case useTLS:
+		opts = append(opts, client.WithTLS(nil))
+	}
+	token := g.token
+	if token == "" {
+		token = os.Getenv(tokenEnv)
+	}
+	return append(opts, client.WithBearerToken(token)), nil
+}
+
+// untrustedHint adds to err, when the registry's certificate was not
+// trusted or the registry does not speak what capctl spoke (TLS or
+// plaintext), the flags that fix it. gRPC keeps only the text of a
+// handshake's error, so this reads the text.
+func untrustedHint(err error) error {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "x509: certificate signed by unknown authority"):
+		return fmt.Errorf("%w\n(the registry's TLS certificate is not trusted: pass the CA that issued it with --ca FILE)", err)
+	case strings.Contains(msg, "tls: first record does not look like a TLS handshake"):
+		return fmt.Errorf("%w\n(the registry does not serve TLS: leave out --tls and --ca)", err)
+	case strings.Contains(msg, "error reading server preface"):
+		return fmt.Errorf("%w\n(the registry hung up at once: if it serves TLS, connect with --tls or --ca FILE)", err)
+	}
+	return err
 }
 
 // parseExactRef reads NAME@VERSION where a verb needs an exact version.

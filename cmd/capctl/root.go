@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -17,7 +18,10 @@ type streams struct {
 func run(ctx context.Context, args []string, s streams) error {
 	root := newRootCmd(s)
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	if err := root.ExecuteContext(ctx); err != nil {
+		return untrustedHint(err)
+	}
+	return nil
 }
 
 func newRootCmd(s streams) *cobra.Command {
@@ -28,7 +32,8 @@ func newRootCmd(s streams) *cobra.Command {
 template) with the controller manifests they need, versioned as OCI artifacts.
 init, import, lint, schema, pack and render work on bundle folders offline;
 push, pull, search, show, versions, yank, deprecate, sign, verify, trust,
-resolve, lock and render NAME[@VERSION] talk to a capcenter registry (--server, or $` + serverEnv + `).`,
+resolve, lock and render NAME[@VERSION] talk to a capcenter registry (--server, or $` + serverEnv + `),
+over TLS with --ca or --tls, sending --token when the registry asks for one.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -37,6 +42,13 @@ resolve, lock and render NAME[@VERSION] talk to a capcenter registry (--server, 
 		"the registry's gRPC `address` (env "+serverEnv+")")
 	root.PersistentFlags().StringVar(&g.trustPolicy, "trust-policy", "",
 		"the trust policy `file` verify and pull use (env "+trustPolicyEnv+"; default $XDG_CONFIG_HOME/capcenter/trust.yaml)")
+	root.PersistentFlags().StringVar(&g.ca, "ca", os.Getenv(caEnv),
+		"connect over TLS, verifying the registry with the PEM CA certificates in `file` (env "+caEnv+")")
+	root.PersistentFlags().BoolVar(&g.tls, "tls", false,
+		"connect over TLS, verifying the registry with the system's CAs (env "+tlsEnv+"); --ca implies it")
+	root.PersistentFlags().StringVar(&g.token, "token", "",
+		"the bearer `token` to send with every call (env "+tokenEnv+"); sent only over TLS or to a loopback address, never printed")
+	g.tlsGiven = func() bool { return root.PersistentFlags().Changed("tls") }
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)

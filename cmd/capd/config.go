@@ -16,8 +16,8 @@ import (
 // config is what capd runs with: flags, each falling back to an
 // environment variable, then to a default.
 type config struct {
-	// command is "serve", "reindex" or "keys"; keysAction is "init" or
-	// "rotate".
+	// command is "serve", "reindex", "gc", "keys" or "token" (create);
+	// keysAction is "init" or "rotate".
 	command         string
 	keysAction      string
 	data            string
@@ -30,6 +30,22 @@ type config struct {
 	signingKey      string
 	signingCert     string
 	allowDelete     bool
+	// tlsCert and tlsKey, both or neither, turn TLS on.
+	tlsCert, tlsKey string
+	// tokens is the token file (--tokens, or --file of token create);
+	// anonymousRead lets reads through without a token.
+	tokens        string
+	anonymousRead bool
+	// rateLimit is each token's requests a second (0: none); maxPublishes
+	// the publishes in flight (0: the server's default).
+	rateLimit    float64
+	maxPublishes int
+	// tokenName and tokenScopes describe the token `capd token create`
+	// makes.
+	tokenName   string
+	tokenScopes scopeList
+	// gc holds the flags of `capd gc`.
+	gc gcOptions
 }
 
 // Defaults of the flags.
@@ -49,15 +65,25 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (config
 	switch {
 	case len(args) > 0 && args[0] == "reindex":
 		cfg.command, args = "reindex", args[1:]
+	case len(args) > 0 && args[0] == "gc":
+		cfg.command, args = "gc", args[1:]
 	case len(args) > 0 && args[0] == "keys":
 		if len(args) < 2 || (args[1] != "init" && args[1] != "rotate") {
 			return cfg, errors.New("keys: want `capd keys init` or `capd keys rotate`")
 		}
 		cfg.command, cfg.keysAction, args = "keys", args[1], args[2:]
+	case len(args) > 0 && args[0] == "token":
+		if len(args) < 2 || args[1] != "create" {
+			return cfg, errors.New("token: want `capd token create --name NAME --scope SCOPE --file FILE`")
+		}
+		cfg.command, args = "token", args[2:]
 	}
 	title := cfg.command
 	if cfg.keysAction != "" {
 		title += " " + cfg.keysAction
+	}
+	if cfg.command == "token" {
+		title += " create"
 	}
 	fs := flag.NewFlagSet("capd "+title, flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -65,10 +91,16 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (config
 		fmt.Fprint(out, `Usage:
   capd [flags]                 serve the registry (gRPC, REST, downloads)
   capd reindex [--data DIR]    rebuild the index of DIR from its content
+  capd gc [--data DIR] [--dry-run] [--grace 1h]
+                               remove the content of DIR its index does not
+                               reach (stop capd first: the index is locked)
   capd keys init [--data DIR]  create a local CA and signing key in DIR/keys
   capd keys rotate [--data DIR]
                                issue a new signing key from the local CA; the
                                old certificate stays published
+  capd token create --name NAME --scope SCOPE [--scope SCOPE…] --file FILE
+                               make a token, print it once, and add its
+                               SHA-256 to the token file FILE
 
 Flags of capd `+title+`:
 `)
@@ -94,11 +126,23 @@ Flags of capd `+title+`:
 			return cfg, err
 		}
 	}
+	if cfg.command == "gc" {
+		gcFlags(fs, &cfg.gc)
+	}
+	if cfg.command == "token" {
+		tokenCreateFlags(fs, &cfg, env)
+	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q (the sub-commands are reindex, keys init and keys rotate)", fs.Arg(0))
+		return cfg, fmt.Errorf("unexpected argument %q (the sub-commands are reindex, gc, keys init, keys rotate and token create)", fs.Arg(0))
+	}
+	if err := checkTLS(cfg); err != nil {
+		return cfg, err
+	}
+	if cfg.command == "token" {
+		return cfg, checkTokenCreate(cfg)
 	}
 	return cfg, nil
 }
@@ -117,7 +161,7 @@ func serveFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 		return fmt.Errorf("CAPD_ALLOW_DELETE: %w", err)
 	}
 	fs.BoolVar(&cfg.allowDelete, "allow-delete", allowDelete,
-		"let DELETE on /v2/ remove capability versions; there are no accounts yet, so anyone reaching the HTTP port could (env CAPD_ALLOW_DELETE)")
+		"without --tokens, let DELETE on /v2/ remove capability versions, which anyone reaching the HTTP port could then do; with --tokens it is ignored and deleting needs the admin scope (env CAPD_ALLOW_DELETE)")
 	timeout, err := time.ParseDuration(env("CAPD_SHUTDOWN_TIMEOUT", defaultShutdownTimeout.String()))
 	if err != nil {
 		return fmt.Errorf("CAPD_SHUTDOWN_TIMEOUT: %w", err)
@@ -127,7 +171,8 @@ func serveFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 		"the PEM private key to sign published versions with; default DATA/keys/signing.key, created on first start (env CAPD_SIGNING_KEY)")
 	fs.StringVar(&cfg.signingCert, "signing-cert", env("CAPD_SIGNING_CERT", ""),
 		"the PEM certificate chain of --signing-key, leaf first, ending with its root CA (env CAPD_SIGNING_CERT)")
-	return nil
+	tlsFlags(fs, cfg, env)
+	return tokenFlags(fs, cfg, env)
 }
 
 // byteSize is a flag holding a number of bytes, written plainly or with a

@@ -3,6 +3,9 @@
 //
 //	capd [flags]                 serve (see capd -h)
 //	capd reindex --data DIR      rebuild the index of DIR from its content
+//	capd gc --data DIR           remove content the index does not reach
+//	capd token create --name N --scope S --file FILE
+//	                             make a token; its hash goes to FILE
 package main
 
 import (

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/signature"
@@ -21,13 +20,20 @@ import (
 )
 
 // run runs the command cfg names until ctx ends. Logs go to stderr as
-// text; stdout gets the addresses (serve) or a summary (reindex). It fails
-// when the store cannot be opened, an address cannot be bound, or a server
-// stops on its own.
+// text; stdout gets the addresses (serve), a summary (reindex, gc) or the new
+// token (token create). It fails when the token file or the store cannot
+// be read, an address cannot be bound, or a server stops on its own.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if cfg.command == "keys" {
 		return keysCommand(cfg, stdout)
+	}
+	if cfg.command == "token" {
+		return createToken(cfg, stdout)
+	}
+	tokens, err := loadTokens(cfg, log)
+	if err != nil {
+		return err
 	}
 	st, err := embedded.Open(cfg.data, embedded.Options{})
 	if err != nil {
@@ -38,6 +44,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.command == "reindex" {
 		return reindex(ctx, st, cfg.data, limits, stdout)
 	}
+	if cfg.command == "gc" {
+		return gc(ctx, st, cfg.data, cfg.gc, stdout)
+	}
 	signer, previous, err := loadSigner(cfg, log)
 	if err != nil {
 		return err
@@ -45,6 +54,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	srv, err := server.New(server.Config{
 		Store: st, Logger: log, Limits: limits, Signer: signer, PreviousCertificates: previous,
 		UploadDir: filepath.Join(cfg.data, "uploads"), AllowDelete: cfg.allowDelete,
+		Tokens: tokens, AnonymousRead: cfg.anonymousRead,
+		RateLimit: cfg.rateLimit, MaxConcurrentPublishes: cfg.maxPublishes,
 	})
 	if err != nil {
 		return err
@@ -58,8 +69,14 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 }
 
 // serve binds both addresses, prints them, and serves until ctx ends, then
-// shuts down within cfg.shutdownTimeout.
+// shuts down within cfg.shutdownTimeout. With cfg's TLS certificate, both
+// ports serve TLS, and so does the gateway's own connection to the gRPC
+// port.
 func serve(ctx context.Context, cfg config, srv *server.Server, caFingerprint string, stdout io.Writer, log *slog.Logger) error {
+	tlsSetup, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
 	var lc net.ListenConfig
 	grpcLis, err := lc.Listen(ctx, "tcp", cfg.grpcAddr)
 	if err != nil {
@@ -70,10 +87,10 @@ func serve(ctx context.Context, cfg config, srv *server.Server, caFingerprint st
 		_ = grpcLis.Close()
 		return fmt.Errorf("http: %w", err)
 	}
-	g := grpc.NewServer(srv.ServerOptions()...)
+	g := grpc.NewServer(append(srv.ServerOptions(), tlsSetup.serverOptions()...)...)
 	srv.Register(g)
 	conn, err := grpc.NewClient(loopback(grpcLis.Addr()),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(tlsSetup.gatewayCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(server.MaxMessageSize), grpc.MaxCallSendMsgSize(server.MaxMessageSize)))
 	if err != nil {
 		_, _ = grpcLis.Close(), httpLis.Close()
@@ -85,12 +102,13 @@ func serve(ctx context.Context, cfg config, srv *server.Server, caFingerprint st
 		_, _ = grpcLis.Close(), httpLis.Close()
 		return fmt.Errorf("gateway: %w", err)
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig: tlsSetup.httpConfig()}
 
 	errc := make(chan error, 2)
 	go func() { errc <- g.Serve(grpcLis) }()
-	go func() { errc <- hs.Serve(httpLis) }()
-	printAddrs(stdout, grpcLis.Addr(), httpLis.Addr(), caFingerprint)
+	go func() { errc <- serveHTTP(hs, httpLis) }()
+	printAddrs(stdout, grpcLis.Addr(), httpLis.Addr(), caFingerprint, cfg.tlsCert)
 	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "data", cfg.data)
 
 	var serveErr error
@@ -119,14 +137,20 @@ func serve(ctx context.Context, cfg config, srv *server.Server, caFingerprint st
 	return nil
 }
 
-// printAddrs prints the addresses bound, in the lines scripts parse.
-func printAddrs(w io.Writer, grpcAddr, httpAddr net.Addr, caFingerprint string) {
+// printAddrs prints the addresses bound, in the lines scripts parse; with
+// tlsCert, the TLS certificate served, the URLs are https and the hints
+// trust that certificate.
+func printAddrs(w io.Writer, grpcAddr, httpAddr net.Addr, caFingerprint, tlsCert string) {
+	scheme, capctlTLS, orasTLS := "http", "", "--plain-http"
+	if tlsCert != "" {
+		scheme, capctlTLS, orasTLS = "https", " --ca "+tlsCert, "--ca-file "+tlsCert
+	}
 	fmt.Fprintf(w, "capd: grpc listening on %s\n", grpcAddr)
-	fmt.Fprintf(w, "capd: http listening on http://%s\n", httpAddr)
-	fmt.Fprintf(w, "capd: try capctl --server %s search web\n", loopback(grpcAddr))
-	fmt.Fprintf(w, "capd: browse http://%s/v1/capabilities\n", loopback(httpAddr))
-	fmt.Fprintf(w, "capd: OCI registry at %s: oras repo ls --plain-http %s\n", loopback(httpAddr), loopback(httpAddr))
-	fmt.Fprintf(w, "capd: signing under the CA with SHA-256 %s; trust it with capctl --server %s trust fetch\n", caFingerprint, loopback(grpcAddr))
+	fmt.Fprintf(w, "capd: http listening on %s://%s\n", scheme, httpAddr)
+	fmt.Fprintf(w, "capd: try capctl --server %s%s search web\n", loopback(grpcAddr), capctlTLS)
+	fmt.Fprintf(w, "capd: browse %s://%s/v1/capabilities\n", scheme, loopback(httpAddr))
+	fmt.Fprintf(w, "capd: OCI registry at %s: oras repo ls %s %s\n", loopback(httpAddr), orasTLS, loopback(httpAddr))
+	fmt.Fprintf(w, "capd: signing under the CA with SHA-256 %s; trust it with capctl --server %s%s trust fetch\n", caFingerprint, loopback(grpcAddr), capctlTLS)
 }
 
 // loopback is addr with an unspecified host (0.0.0.0, ::) replaced by the

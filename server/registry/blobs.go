@@ -78,7 +78,8 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) e
 }
 
 // startUpload answers POST …/blobs/uploads/: a mount from another
-// repository, a monolithic upload (?digest=), or a new session.
+// repository the caller may pull from, a monolithic upload (?digest=), or
+// a new session.
 func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) error {
 	q := r.URL.Query()
 	ctx := r.Context()
@@ -87,7 +88,7 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) 
 		if aerr != nil {
 			return aerr
 		}
-		if from := q.Get("from"); from != "" && namePattern.MatchString(from) {
+		if from := q.Get("from"); from != "" && namePattern.MatchString(from) && h.mayPull(r, from) {
 			if _, err := h.store.MountBlob(ctx, rt.name, from, d); err == nil {
 				return blobCreated(w, rt.name, d)
 			} else if !errors.Is(err, store.ErrNotFound) {
@@ -271,4 +272,11 @@ func (h *Handler) cancelUpload(w http.ResponseWriter, _ *http.Request, rt route)
 	up.release()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// mayPull reports whether the Authorizer lets r pull from repo, for a
+// mount: knowing a digest is no right to another repository's bytes.
+func (h *Handler) mayPull(r *http.Request, repo string) bool {
+	_, _, aerr := h.authorize(r, repo, ActionPull)
+	return aerr == nil
 }

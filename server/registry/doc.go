@@ -35,6 +35,19 @@
 // dropped when the next one starts; at most Config.MaxUploads are open and
 // no blob may exceed Config.MaxBlobSize. Digests are sha256 or sha512.
 //
+// # Access
+//
+// A Config.Authorizer sees every request whose path parses, before it is
+// served, with its Authorization header, its repository ("" for /v2/ and
+// the catalog) and its Action: pull for GET and HEAD, push for uploads and
+// manifest PUTs, delete for DELETE of a manifest, tag or blob. A mount
+// also asks for pull on the repository it mounts from, and uploads
+// instead when that is refused. Unauthenticated is answered 401
+// UNAUTHORIZED with `WWW-Authenticate: Basic realm="<Config.Realm>"`, which
+// makes docker, oras and crane send their login; PermissionDenied is 403
+// DENIED. The context the Authorizer returns is the one the Publisher
+// gets. Without an Authorizer anyone who reaches the API may do anything.
+//
 // # Errors
 //
 // Every error is the spec's JSON body ({"errors":[{"code","message"}]})
@@ -51,9 +64,8 @@
 //
 // Manifests whose blobs or child manifests are not in the repository are
 // refused (the spec allows either), except layers with URLs or of a
-// non-distributable type. There are no accounts yet: anyone who reaches
-// the API can push, and delete plain content; deleting a capability
-// version is up to the Publisher (capd allows it only with --allow-delete).
-// A mount names the repository it mounts from: a blob is never mounted by
+// non-distributable type. Deleting a capability version is up to the
+// Publisher (capd needs an admin token, or --allow-delete without
+// tokens). A mount names the repository it mounts from: a blob is never mounted by
 // its digest alone, since knowing a digest is no right to its bytes.
 package registry

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,6 +42,9 @@ type apiError struct {
 	status  int
 	code    string
 	message string
+	// retryAfter, when set, is sent as Retry-After (whole seconds, at
+	// least 1).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -106,6 +112,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	h.Del("Docker-Content-Digest")
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(max(1, math.Ceil(e.retryAfter.Seconds())))))
+	}
 	w.WriteHeader(e.status)
 	_, _ = w.Write(body)
 }

@@ -45,6 +45,7 @@ const (
 	DefaultMaxBlobSize = 16 << 30
 	DefaultMaxUploads  = 256
 	DefaultUploadTTL   = time.Hour
+	DefaultRealm       = "registry"
 )
 
 // Config is what a Handler needs. Store, Publisher, ArtifactType and
@@ -65,6 +66,11 @@ type Config struct {
 	MaxBlobSize int64
 	MaxUploads  int
 	UploadTTL   time.Duration
+	// Authorizer checks every request; nil serves everyone.
+	Authorizer Authorizer
+	// Realm names the registry in the Basic challenge of a 401; the
+	// default is DefaultRealm.
+	Realm string
 }
 
 // Handler serves the OCI distribution API under /v2/. See doc.go.
@@ -74,6 +80,8 @@ type Handler struct {
 	artifactType string
 	log          *slog.Logger
 	uploads      *uploads
+	authorizer   Authorizer
+	realm        string
 }
 
 // New builds a Handler. It fails when a required field is missing or the
@@ -98,6 +106,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	return &Handler{
 		store: cfg.Store, publisher: cfg.Publisher, artifactType: cfg.ArtifactType, log: log,
+		authorizer: cfg.Authorizer, realm: cmp.Or(cfg.Realm, DefaultRealm),
 		uploads: &uploads{
 			dir:      cfg.UploadDir,
 			ttl:      cmp.Or(cfg.UploadTTL, DefaultUploadTTL),
@@ -113,8 +122,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	rec.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
-	var err error
+	var (
+		err error
+		who string
+	)
 	rt, aerr := parseRoute(r.URL.Path)
+	if aerr == nil {
+		r, who, aerr = h.authorize(r, rt.name, action(r.Method, rt))
+	}
 	if aerr == nil {
 		err = h.serve(rec, r, rt)
 		if err != nil {
@@ -122,11 +137,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if aerr != nil {
+		if aerr.status == http.StatusUnauthorized {
+			rec.Header().Set("WWW-Authenticate", h.challenge())
+		}
 		writeError(rec, aerr)
 	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method), slog.String("path", clip(r.URL.Path)),
 		slog.Int("status", rec.code()), slog.Duration("took", time.Since(start)),
+	}
+	if who != "" {
+		attrs = append(attrs, slog.String("principal", who))
 	}
 	level := slog.LevelInfo
 	if aerr != nil {

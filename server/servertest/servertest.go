@@ -29,9 +29,9 @@ type Registry struct {
 }
 
 // Start starts a registry with cfg, whose Store and Signer it fills, and
-// stops it when the test ends. It fails the test when any part does not
-// start.
-func Start(t testing.TB, cfg server.Config) *Registry {
+// opts added to the gRPC server's own (grpc.Creds for TLS, say), and stops
+// it when the test ends. It fails the test when any part does not start.
+func Start(t testing.TB, cfg server.Config, opts ...grpc.ServerOption) *Registry {
 	t.Helper()
 	st, err := embedded.Open(t.TempDir(), embedded.Options{NoSync: true})
 	if err != nil {
@@ -48,7 +48,7 @@ func Start(t testing.TB, cfg server.Config) *Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer(srv.ServerOptions()...)
+	g := grpc.NewServer(append(srv.ServerOptions(), opts...)...)
 	srv.Register(g)
 	lis, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
