@@ -19,6 +19,9 @@ GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
 DATA ?= .tmp/data
 # How long `make fuzz` runs each fuzz target (any `go test -fuzztime` value).
 FUZZTIME ?= 10s
+# How long `make test` fuzzes each target after the tests: briefly, so that
+# every parser of outside input meets its hostile corpus and some mutations.
+TEST_FUZZTIME ?= 3s
 # The bound on the end-to-end tests, which build and run the real binaries
 # (about 20 s on a warm cache; on a fresh machine compiling them takes minutes).
 E2E_TIMEOUT ?= 15m
@@ -56,7 +59,7 @@ build: ## Build capd and capctl into bin/
 	$(GO) build -o bin/ ./cmd/capd ./cmd/capctl
 
 .PHONY: test
-test: ## Run every test with the race detector (installs TEST_TOOLS and skopeo, builds the API server once)
+test: ## Run every test with the race detector, then each fuzz target for TEST_FUZZTIME (installs TEST_TOOLS and skopeo, builds the API server once)
 	$(if $(TEST_TOOLS),hack/tools.sh $(TEST_TOOLS))
 	hack/apt.sh
 	@# The installer's tests need a real kube-apiserver and etcd; the first
@@ -64,6 +67,7 @@ test: ## Run every test with the race detector (installs TEST_TOOLS and skopeo, 
 	assets=$$(hack/kube-assets.sh); \
 	KUBEBUILDER_ASSETS=$$assets $(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) $$($(GO) list ./... | grep -v '/cmd/e2e$$')
 	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) $(TESTFLAGS) ./cmd/e2e/
+	hack/fuzz.sh $(TEST_FUZZTIME)
 
 .PHONY: lint
 lint: ## Check gofmt, run go vet and golangci-lint (installs it into .tmp/bin)

@@ -48,11 +48,15 @@ func Ref(name, version string) string {
 
 // ParseRef splits "name[@version]" into name and version; version is empty
 // when ref has none. It fails with an error wrapping ErrInvalidArgument
-// when the name is not a capability name or the version is empty after @.
+// when the name is not a capability name, or the version is empty after @
+// or holds another @.
 func ParseRef(ref string) (name, version string, err error) {
 	name, version, hasVersion := strings.Cut(ref, "@")
-	if hasVersion && version == "" {
+	switch {
+	case hasVersion && version == "":
 		return "", "", fmt.Errorf("%q: %w: empty version after @", ref, ErrInvalidArgument)
+	case strings.Contains(version, "@"):
+		return "", "", fmt.Errorf("%q: %w: more than one @", ref, ErrInvalidArgument)
 	}
 	if _, err := versionName(name, version); err != nil {
 		return "", "", err

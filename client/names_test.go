@@ -3,8 +3,10 @@ package client_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/client"
 )
 
@@ -40,4 +42,28 @@ func ExampleParseRef() {
 	// Output:
 	// acme/gateway 1.4.0 <nil>
 	// acme/gateway acme/gateway@latest
+}
+
+// FuzzParseRef checks that any reference a user types parses to a valid
+// capability name and a version without "@", or fails wrapping
+// ErrInvalidArgument.
+func FuzzParseRef(f *testing.F) {
+	for _, s := range []string{
+		"webservice", "acme/gateway@^1.2", "a@", "@1.0.0", "a@b@c", "../x@1", "/abs", "a//b",
+		"x' OR 1=1--", "a;rm -rf /", "\xff\xfe", "a\x00b@1", strings.Repeat("a", 300), "A/B@latest",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		name, version, err := client.ParseRef(ref)
+		if err != nil {
+			if !errors.Is(err, client.ErrInvalidArgument) {
+				t.Fatalf("ParseRef(%q) failed with %v, not ErrInvalidArgument", ref, err)
+			}
+			return
+		}
+		if capabilities.ValidateName(name) != nil || strings.Contains(version, "@") {
+			t.Fatalf("ParseRef(%q) = %q, %q", ref, name, version)
+		}
+	})
 }
