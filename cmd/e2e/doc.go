@@ -11,7 +11,11 @@
 // real oras, crane, skopeo and notation and the distribution-spec
 // conformance suite. They also feed capd broken and hostile input
 // (truncated and oversize publish streams, invalid bundles, bad page tokens)
-// and rebuild the index with `capd reindex`.
+// and rebuild the index with `capd reindex`. TestCrashSafety kills capd with
+// SIGKILL while 8 clients publish, 20 times, and checks that every
+// acknowledged version survives whole and that reindex and gc agree;
+// TestLoad runs 50 readers and 8 writers for -load.duration (60 s, 5 s with
+// -short) and checks that no call fails and no acknowledged write is lost.
 //
 // The benchmarks (run by `make bench`) put each figure beside the same work
 // done by a peer, the distribution registry driven by oras-go and the oras
