@@ -3,17 +3,13 @@ package client_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/capcenter/capcenter/client"
 	"github.com/capcenter/capcenter/server"
@@ -21,31 +17,6 @@ import (
 )
 
 const secret = "s3cr3t-T0KEN"
-
-// recordingServer serves on a loopback port, over TLS when tlsCfg is set,
-// answering every call NotFound and sending the authorization metadata it
-// got to the channel it returns.
-func recordingServer(t *testing.T, tlsCfg *servertest.TLS) (addr string, auth <-chan []string) {
-	t.Helper()
-	ch := make(chan []string, 16)
-	var opts []grpc.ServerOption
-	if tlsCfg != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg.ServerConfig())))
-	}
-	opts = append(opts, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
-		md, _ := metadata.FromIncomingContext(stream.Context())
-		ch <- md.Get("authorization")
-		return status.Error(codes.NotFound, "nothing here")
-	}))
-	g := grpc.NewServer(opts...)
-	lis, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	return lis.Addr().String(), ch
-}
 
 // mustDial dials target and closes the client when the test ends.
 func mustDial(t *testing.T, target string, opts ...client.Option) *client.Client {
@@ -74,7 +45,7 @@ func TestBearerTokenIsSent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, auth := recordingServer(t, tc.tls)
+			addr, auth := servertest.RecordAuthorization(t, tc.tls)
 			c := mustDial(t, addr, tc.opts...)
 			if _, err := c.GetCapability(t.Context(), "webservice"); !errors.Is(err, client.ErrNotFound) {
 				t.Fatalf("GetCapability = %v, want the recording server's %v", err, client.ErrNotFound)

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/capcenter/capcenter/server"
 	"github.com/capcenter/capcenter/server/servertest"
@@ -22,31 +18,6 @@ const secret = "s3cr3t-T0KEN"
 func mustServeTLS(t *testing.T, certs *servertest.TLS) *servertest.Registry {
 	t.Helper()
 	return servertest.Start(t, server.Config{}, grpc.Creds(credentials.NewTLS(certs.ServerConfig())))
-}
-
-// recordingServer serves on a loopback port, over TLS with certs when
-// given, answering every call NotFound and sending the authorization
-// metadata it got to the channel it returns.
-func recordingServer(t *testing.T, certs *servertest.TLS) (addr string, auth <-chan []string) {
-	t.Helper()
-	ch := make(chan []string, 16)
-	var opts []grpc.ServerOption
-	if certs != nil {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(certs.ServerConfig())))
-	}
-	opts = append(opts, grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
-		md, _ := metadata.FromIncomingContext(stream.Context())
-		ch <- md.Get("authorization")
-		return status.Error(codes.NotFound, "nothing here")
-	}))
-	g := grpc.NewServer(opts...)
-	lis, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	return lis.Addr().String(), ch
 }
 
 func TestTLSPushPullSearch(t *testing.T) {
@@ -95,7 +66,7 @@ func TestTokenIsSent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, auth := recordingServer(t, tc.certs)
+			addr, auth := servertest.RecordAuthorization(t, tc.certs)
 			out, err := capctl(t, append(append([]string{"--server", addr, "--token", secret}, tc.args...), "show", "webservice")...)
 			if err == nil || !strings.Contains(err.Error(), "not found") {
 				t.Fatalf("show = %v, want the recording server's not found", err)
@@ -141,7 +112,7 @@ func TestConnectionEnvironment(t *testing.T) {
 		t.Errorf("help shows the token from $%s:\n%s", tokenEnv, out)
 	}
 
-	addr, auth := recordingServer(t, nil)
+	addr, auth := servertest.RecordAuthorization(t, nil)
 	t.Setenv(caEnv, "")
 	t.Setenv(tlsEnv, "")
 	if _, err := capctl(t, "--server", addr, "show", "webservice"); err == nil {
