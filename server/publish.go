@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -266,14 +269,83 @@ func (s *Server) validate(ctx context.Context, staging content.Fetcher, desc oci
 	if err != nil {
 		return store.Version{}, err
 	}
-	repacked, err := capabilities.Pack(ctx, memory.New(), b)
+	canonical := memory.New()
+	repacked, err := capabilities.Pack(ctx, canonical, b)
 	if err != nil {
 		return store.Version{}, err
 	}
 	if repacked.Digest != desc.Digest {
 		return store.Version{}, statusError(codes.InvalidArgument,
-			"header.manifest: %s is not the canonical packing of this bundle (%s): pack bundles with capctl or capabilities.Pack",
-			desc.Digest, repacked.Digest)
+			"header.manifest: %s is not the canonical packing of this bundle (%s)%s: pack bundles with capctl or capabilities.Pack",
+			desc.Digest, repacked.Digest, configDifference(ctx, staging, desc, canonical, repacked))
 	}
 	return describeBundle(ctx, staging, desc, b)
+}
+
+// configDifference names, as ": the config …", the first field in which
+// the config of the manifest got differs from the config of the canonical
+// packing want, or returns "" when the configs agree or cannot be read
+// (the caller's message stands on its own then).
+func configDifference(ctx context.Context, gotSrc content.Fetcher, got ocispec.Descriptor, wantSrc content.Fetcher, want ocispec.Descriptor) string {
+	read := func(src content.Fetcher, manifest ocispec.Descriptor) (any, bool) {
+		raw, err := content.FetchAll(ctx, src, manifest)
+		if err != nil || len(raw) > DefaultMaxManifestSize {
+			return nil, false
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(raw, &m) != nil {
+			return nil, false
+		}
+		data, err := content.FetchAll(ctx, src, m.Config)
+		var v any
+		if err != nil || json.Unmarshal(data, &v) != nil {
+			return nil, false
+		}
+		return v, true
+	}
+	g, ok1 := read(gotSrc, got)
+	w, ok2 := read(wantSrc, want)
+	if !ok1 || !ok2 {
+		return ""
+	}
+	if path, what := firstJSONDifference("", g, w); path != "" {
+		return fmt.Sprintf(": the config's %s %s", path, what)
+	}
+	return ""
+}
+
+// firstJSONDifference walks two decoded JSON values in key order and
+// names the first path where they differ: a field only got has, a field
+// it lacks, or another value.
+func firstJSONDifference(path string, got, want any) (string, string) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	gm, gok := got.(map[string]any)
+	wm, wok := want.(map[string]any)
+	if !gok || !wok {
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return cmp.Or(path, "document"), "differs from what capctl packs"
+		}
+		return "", ""
+	}
+	keys := slices.Sorted(maps.Keys(gm))
+	for _, k := range keys {
+		if _, ok := wm[k]; !ok {
+			return join(k), "is not a field of the format"
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(wm)) {
+		gv, ok := gm[k]
+		if !ok {
+			return join(k), "is missing"
+		}
+		if p, what := firstJSONDifference(join(k), gv, wm[k]); p != "" {
+			return p, what
+		}
+	}
+	return "", ""
 }

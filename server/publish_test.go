@@ -305,3 +305,27 @@ func TestRepublishRenewsServerSignature(t *testing.T) {
 		t.Errorf("a third publish: %d referrers, %v; want 2", len(v.Referrers), err)
 	}
 }
+
+func TestFirstJSONDifference(t *testing.T) {
+	t.Parallel()
+	decode := func(s string) any {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	want := decode(`{"metadata":{"name":"w","version":"1.0.0"},"schema":{"type":"object"}}`)
+	for _, tc := range []struct{ got, path, what string }{
+		{`{"metadata":{"name":"w","version":"1.0.0"},"schema":{"type":"object"}}`, "", ""},
+		{`{"metadata":{"name":"w","version":"1.0.0","runAs":"root"},"schema":{"type":"object"}}`, "metadata.runAs", "is not a field of the format"},
+		{`{"metadata":{"name":"w"},"schema":{"type":"object"}}`, "metadata.version", "is missing"},
+		{`{"metadata":{"name":"w","version":"1.0.1"},"schema":{"type":"object"}}`, "metadata.version", "differs from what capctl packs"},
+		{`[]`, "document", "differs from what capctl packs"},
+	} {
+		path, what := firstJSONDifference("", decode(tc.got), want)
+		if path != tc.path || what != tc.what {
+			t.Errorf("firstJSONDifference(%s) = %q %q; want %q %q", tc.got, path, what, tc.path, tc.what)
+		}
+	}
+}
