@@ -26,15 +26,41 @@ import (
 	"github.com/capcenter/capcenter/store/embedded"
 )
 
+// parseCase is one command line for parseArgs: with env, it parses to a
+// config want accepts, or fails with an error (or usage) mentioning
+// wantErr.
+type parseCase struct {
+	name    string
+	args    []string
+	env     map[string]string
+	want    func(config) bool
+	wantErr string
+}
+
+// runParseCases runs each case as a parallel subtest.
+func runParseCases(t *testing.T, tests []parseCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			cfg, err := parseArgs(tt.args, func(k string) string { return tt.env[k] }, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error()+out.String(), tt.wantErr) {
+					t.Fatalf("parseArgs = %v (%s); want an error about %s", err, out.String(), tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.want(cfg) {
+				t.Fatalf("parseArgs = %+v, %v", cfg, err)
+			}
+		})
+	}
+}
+
 func TestParseArgs(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		want    func(config) bool
-		wantErr string
-	}{
+	tests := []parseCase{
 		{"defaults", nil, nil, func(c config) bool {
 			return c.command == "serve" && c.data == "./data" && c.grpcAddr == "127.0.0.1:9460" &&
 				c.httpAddr == "127.0.0.1:9461" && !c.seedBuiltin && c.logLevel == slog.LevelInfo &&
@@ -67,22 +93,7 @@ func TestParseArgs(t *testing.T) {
 		{"signing env", nil, map[string]string{"CAPD_SIGNING_KEY": "k", "CAPD_SIGNING_CERT": "c"},
 			func(c config) bool { return c.signingKey == "k" && c.signingCert == "c" }, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var out bytes.Buffer
-			cfg, err := parseArgs(tt.args, func(k string) string { return tt.env[k] }, &out)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error()+out.String(), tt.wantErr) {
-					t.Fatalf("parseArgs = %v (%s); want an error about %s", err, out.String(), tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.want(cfg) {
-				t.Fatalf("parseArgs = %+v, %v", cfg, err)
-			}
-		})
-	}
+	runParseCases(t, tests)
 }
 
 func TestByteSizeString(t *testing.T) {

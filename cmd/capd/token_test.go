@@ -18,13 +18,7 @@ import (
 
 func TestParseTokenArgs(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		want    func(config) bool
-		wantErr string
-	}{
+	tests := []parseCase{
 		{"no tokens by default, anonymous read on", nil, nil,
 			func(c config) bool { return c.tokens == "" && c.anonymousRead }, ""},
 		{"tokens flag", []string{"--tokens", "t.yaml", "--anonymous-read=false"}, nil,
@@ -46,22 +40,7 @@ func TestParseTokenArgs(t *testing.T) {
 		{"token create with a bad scope", []string{"token", "create", "--name", "ci", "--scope", "write", "--file", "f"}, nil, nil, `scope "write"`},
 		{"token create takes no serve flags", []string{"token", "create", "--tokens", "f"}, nil, nil, "tokens"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var out bytes.Buffer
-			cfg, err := parseArgs(tt.args, func(k string) string { return tt.env[k] }, &out)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error()+out.String(), tt.wantErr) {
-					t.Fatalf("parseArgs = %v (%s); want an error about %s", err, out.String(), tt.wantErr)
-				}
-				return
-			}
-			if err != nil || !tt.want(cfg) {
-				t.Fatalf("parseArgs = %+v, %v", cfg, err)
-			}
-		})
-	}
+	runParseCases(t, tests)
 }
 
 // createTokenFor runs `capd token create` and returns the token printed.

@@ -357,23 +357,7 @@ func testOtherContent(t *testing.T, oras string, d *capd, host string) {
 func notationVerifyRemote(t *testing.T, e *env, ref, caFile string) result {
 	t.Helper()
 	notation := e.tool(t, "notation")
-	home := t.TempDir()
-	config := filepath.Join(home, "config")
-	writeFile(t, filepath.Join(config, "truststore", "x509", "ca", "capd", "capd.crt"), string(readFile(t, caFile)))
-	writeFile(t, filepath.Join(config, "trustpolicy.json"), `{
-  "version": "1.0",
-  "trustPolicies": [{
-    "name": "capd",
-    "registryScopes": ["*"],
-    "signatureVerification": {"level": "strict"},
-    "trustStores": ["ca:capd"],
-    "trustedIdentities": ["*"]
-  }]
-}`)
-	environ := []string{
-		"HOME=" + home, "NOTATION_CONFIG=" + config, "NOTATION_CACHE=" + filepath.Join(home, "cache"),
-		"PATH=" + os.Getenv("PATH"),
-	}
+	environ := notationEnv(t, caFile)
 	// --insecure-registry: capd's /v2/ is plain HTTP on loopback.
 	return ociTool(t, environ, notation, "verify", "--insecure-registry", ref, "-v")
 }

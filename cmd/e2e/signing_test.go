@@ -253,19 +253,16 @@ type result struct {
 	code int
 }
 
-// notationVerify runs the real notation CLI on layout@dgst with caFile as
-// the one CA of its trust store, in a configuration folder of its own.
-func notationVerify(t *testing.T, e *env, layout, dgst, caFile string) result {
+// notationEnv writes a notation configuration of its own, whose trust
+// store holds caFile as its one CA and whose trust policy trusts it for
+// every scope (notation v1.3.2 reads trustpolicy.json for registries and
+// OCI layouts alike), and returns the environment that points notation at
+// it, with HOME and the cache kept in the test's folder too.
+func notationEnv(t *testing.T, caFile string) []string {
 	t.Helper()
-	notation := e.tool(t, "notation")
 	home := t.TempDir()
 	config := filepath.Join(home, "config")
-	ca, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(config, "truststore", "x509", "ca", "capd", "capd.crt"), string(ca))
-	// notation v1.3.2 reads trustpolicy.json for OCI layouts too.
+	writeFile(t, filepath.Join(config, "truststore", "x509", "ca", "capd", "capd.crt"), string(readFile(t, caFile)))
 	writeFile(t, filepath.Join(config, "trustpolicy.json"), `{
   "version": "1.0",
   "trustPolicies": [{
@@ -276,10 +273,19 @@ func notationVerify(t *testing.T, e *env, layout, dgst, caFile string) result {
     "trustedIdentities": ["*"]
   }]
 }`)
-	environ := []string{
+	return []string{
 		"HOME=" + home, "NOTATION_CONFIG=" + config, "NOTATION_CACHE=" + filepath.Join(home, "cache"),
-		"NOTATION_EXPERIMENTAL=1", "PATH=" + os.Getenv("PATH"),
+		"PATH=" + os.Getenv("PATH"),
 	}
+}
+
+// notationVerify runs the real notation CLI on layout@dgst with caFile as
+// the one CA of its trust store, in a configuration folder of its own.
+func notationVerify(t *testing.T, e *env, layout, dgst, caFile string) result {
+	t.Helper()
+	notation := e.tool(t, "notation")
+	// NOTATION_EXPERIMENTAL turns on --oci-layout.
+	environ := append(notationEnv(t, caFile), "NOTATION_EXPERIMENTAL=1")
 	// An OCI layout has no registry name; --scope gives it one for the
 	// trust policy's registryScopes.
 	out, errOut, code, err := runEnv(t.Context(), environ, notation, "verify", "--oci-layout", layout+"@"+dgst, "--scope", "local/capcenter", "-v")
