@@ -6,26 +6,36 @@
 //
 // Open(dir, opts) uses two things under dir:
 //
-//   - dir/content is an OCI image layout's blob directory, written through
-//     oras-go's content/oci.Storage. Every blob and manifest is a file
-//     named by its digest; oras verifies size and digest as it writes.
-//     No index.json is kept: oras-go's oci.Store rewrites that file on
-//     every tag, so publishing would slow down as the store grows.
-//   - dir/index.db is a bbolt file with four buckets: capabilities (one key
-//     per name), versions (name NUL version → the immutable version as
-//     JSON, with the list of its referrers), digests (manifest digest → name NUL version) and state (name
-//     NUL version → yanked/deprecated and their messages).
+//   - dir/content is an OCI image layout's blob directory
+//     (blobs/<algorithm>/<encoded digest>), which oras-go's content/oci
+//     and other tools read. Every blob and manifest is a file named by its
+//     digest. The store writes each one itself (ingest.go): to a file of
+//     its own under content/ingest, verified against its size and digest,
+//     fsynced, then renamed into place; the blob directory is fsynced
+//     before any index commit that references what was renamed into it
+//     (once for all the files of a call, which are fsynced in parallel).
+//     So a power loss cannot leave the index naming an empty or missing
+//     blob. No index.json is kept: oras-go's oci.Store rewrites that file
+//     on every tag, so publishing would slow down as the store grows.
+//   - dir/index.db is a bbolt file with the capability buckets:
+//     capabilities (one key per name), versions (name NUL version → the
+//     immutable version as JSON, with the list of its referrers), digests
+//     (manifest digest → name NUL version) and state (name NUL version →
+//     yanked/deprecated and their messages); the plain-content buckets
+//     (below); the outbox (below); and meta, whose sequence numbers the
+//     repository records.
 //
 // # Publishing
 //
 // Publish copies the config and layers from the caller's staged content
 // (skipping blobs already stored), then the manifest, then the blobs and
-// manifests of the version's referrers (its signatures), then writes a
-// publish record, and only then commits the index in one bbolt
-// transaction that checks immutability. A version is visible from that
-// commit on and not before; a failed publish leaves only unreferenced
-// blobs behind. The in-memory catalog is updated right after the commit,
-// under the same lock that orders commits.
+// manifests of the version's referrers (its signatures), all synced, and
+// only then commits the index in one bbolt transaction that checks
+// immutability and promises the publish record (see the outbox below),
+// which it then writes. A version is visible from that commit on and not
+// before; a failed publish leaves only unreferenced blobs behind. The
+// in-memory catalog is updated right after the commit, under the same
+// lock that orders commits.
 //
 // # Records: what makes the index derived data
 //
@@ -35,12 +45,35 @@
 // (artifactType application/vnd.capcenter.publish.v1+json; its config
 // holds the name, version and publish time) and, on every SetState, a state
 // record (application/vnd.capcenter.state.v1+json; the whole state after
-// the change and a sequence number that only grows). Reindex walks every
-// blob, keeps the capability manifests that have a publish record, asks
-// the caller's store.Describer for their catalog fields, applies each
-// version's newest state record, and replaces the whole index in one
-// transaction. The original Created time comes back from the publish
+// the change and a sequence number that only grows). Plain content has
+// repository records (application/vnd.capcenter.repository.v1+json, an
+// empty config and the change in an annotation, no subject): one per
+// change to the plain-content buckets, numbered by a sequence the index
+// keeps (reporecord.go). Reindex walks every blob, keeps the capability
+// manifests that have a publish record, asks the caller's
+// store.Describer for their catalog fields, applies each version's newest
+// state record, replays the repository records in sequence order through
+// the same code that made the changes, and replaces the whole index in
+// one transaction. The original Created time comes back from the publish
 // record, so a rebuilt index answers exactly as before.
+//
+// # The outbox: records as a function of the index
+//
+// Every change that content must record commits, in the same transaction
+// as the change, a promise of the record's bytes in the outbox bucket (or,
+// for DeleteVersion, of removing the publish record); the call then writes
+// the record and returns. Open, Reindex and GC first keep every promise
+// left in the outbox (a process killed between a commit and its record).
+// The record is not synced when written: its promise stays in the index
+// until a checkpoint (every 64 promises kept, and at Close) syncs the
+// records of all of them in parallel and deletes them, so a power loss
+// before that loses nothing either: the next Open writes them again. So content never
+// holds a record of a change the index did not commit, the index never
+// holds a change whose record content will not get, and a reindex answers
+// what the live index answers: a yank cut by a kill is either not
+// committed (and gone from both) or committed (and in both once the store
+// is opened again). A record write that fails returns an error although
+// the change is committed, and is retried by the next Open, Reindex or GC.
 //
 // # Referrers
 //
@@ -65,29 +98,38 @@
 // dropped whenever a publish, referrer or delete changes the capability.
 // Plain content lives in five more buckets (oci.repos, oci.blobs,
 // oci.manifests, oci.tags, oci.subjects), written by PushBlob, MountBlob,
-// PutManifest and the deletes, each in one transaction. Blob bytes are
-// stored once whatever the repository; a repository sees a blob only once
-// it is pushed or mounted there, and deleting it there removes the link,
-// never the bytes.
+// PutManifest and the deletes, each in one transaction with its
+// repository record's promise. Blob bytes are stored once whatever the
+// repository; a repository sees a blob only once it is pushed or mounted
+// there, and deleting it there removes the link, never the bytes. Blob
+// links are recorded one by one rather than derived from the manifests
+// that reference them, so that Reindex rebuilds exactly what the live
+// index holds, including blobs pushed but not yet referenced (an upload
+// in progress) and blobs unlinked while a manifest still names them. An
+// index from before repository records is recorded as it stands (one
+// record per link and per manifest with its tags) the first time Open
+// sees it.
 //
-// DeleteVersion removes a version's index entries in one transaction and
-// then deletes its publish record from content, so Reindex does not bring
-// it back; its other content stays on disk, unreferenced, until GC.
+// DeleteVersion removes a version's index entries in one transaction that
+// promises the removal of its publish record, then removes it, so Reindex
+// does not bring it back; its other content stays on disk, unreferenced,
+// until GC.
 //
 // # Garbage collection
 //
 // GC removes the blobs nothing in the index reaches: everything of an
 // indexed version (manifest, config, layers, referrers with their blobs,
-// and every publish and state record of it with its config) and all plain
-// content (linked blobs, manifests and what they reference) is kept;
-// content of deleted versions, of failed or uncommitted publishes and
-// their stray referrers and records goes, as do ingest files older than
-// the grace period. It is safe while publishes run: every call that
-// writes content holds the store's content lock for reading from its
-// first check of the content (which may find a blob already stored and
-// reuse it) until its index commit, and GC holds it for writing while it
-// decides and removes, so content in flight is either committed before
-// GC looks or written after it is done. A grace period (an hour by
+// and every publish and state record of it with its config), all plain
+// content (linked blobs, manifests and what they reference) and every
+// repository record is kept; content of deleted versions, of failed
+// publishes and their stray referrers and records goes, as do ingest
+// files older than the grace period. GC first keeps the outbox's
+// promises. It is safe while publishes run: every call that writes
+// content holds the store's content lock for reading from its first check
+// of the content (which may find a blob already stored and reuse it)
+// until its index commit and its record are done, and GC holds it for
+// writing while it decides and removes, so content in flight is either
+// committed before GC looks or written after it is done. A grace period (an hour by
 // default) additionally spares recently written files. Calls that write
 // content wait while GC runs.
 //
@@ -115,16 +157,16 @@
 // time and memory proportional to the number of versions.
 //
 // Reindex recovers every version whose manifest, blobs and publish record
-// are in content, with its newest state. It cannot recover a version whose
-// publish record was lost, and it does recover a publish whose record was
-// written but whose commit never happened (a crash between the two): the
-// content was complete, so the version becomes visible. When two published
-// manifests claim the same version (only possible after such a crash), the
-// one published first wins. Likewise a SetState cut between its state
-// record and its commit leaves the live index with the old state, and
-// Reindex applies the new one; a later acknowledged SetState wins over it
-// either way (its sequence number is higher). Reindex reads every blob up to 4 MiB to find
-// manifests, and blocks publishes and state changes while it runs.
+// are in content, with its newest state, and the plain content its
+// repository records describe. It cannot recover a change whose record
+// never reached content: one committed to an index.db that was lost
+// before the call returned. Content written before the outbox existed may
+// hold a publish or state record whose commit never happened (a crash
+// between the two), which Reindex applies and the live index does not;
+// when two published manifests claim the same version (only possible
+// after such a crash), the one published first wins. Reindex reads every
+// blob up to 4 MiB to find manifests, and blocks every index write while
+// it runs.
 //
 // Reindex takes as a referrer every referrer manifest in content whose
 // subject is a published version, whether or not a commit made it visible:
@@ -134,12 +176,19 @@
 // its subject is published. A referrer manifest is written only after all
 // its blobs, so it comes back complete.
 //
-// Plain content is not derived data: content does not say which
-// repository a blob or manifest was pushed to, so Reindex leaves the oci.*
-// buckets as they are and cannot rebuild them if index.db is lost. A plain
-// tag that equals a capability version's tag in the same repository is
-// hidden by the version (plain tags naming a version are refused, but a
-// version published later shadows one).
+// Repository records are never collected: every plain change (each blob
+// push, mount, tag and delete) leaves one small file in content for good,
+// and Reindex replays them all. Reindex trusts every blob that parses as
+// a record, and PushBlob stores any bytes, so a client allowed to push
+// could forge one for a later Reindex to apply (PutManifest refuses the
+// record artifact types). A plain tag that equals a capability version's
+// tag in the same repository is hidden by the version (plain tags naming
+// a version are refused, but a version published later shadows one).
+//
+// State records are matched to versions by manifest digest: if a version
+// is deleted and the same manifest published again under the same name
+// and version before GC removes the old records, Reindex applies the old
+// incarnation's newest state to it.
 //
 // Content is deleted only by GC (and the publish record of a deleted
 // version): blobs of failed publishes, of deleted versions and unlinked
@@ -150,9 +199,10 @@
 // anything while the index references a manifest that content lacks (a
 // disk that lost writes): run Reindex first.
 //
-// Content writes are not fsynced: oras-go writes each blob to an ingest
-// file and renames it into place without syncing either, while the index
-// commit is fsynced. A killed process loses nothing written (the page
-// cache survives it), but a power loss or kernel crash can leave an
-// indexed version whose blobs are empty or missing.
+// Syncing content costs publishing: a publish syncs its new files (in
+// parallel) and the blob directory before its index commit, where it used
+// to sync the index alone, which about halves the rate of publishes one
+// after another on one disk; its record is synced later, with 63 others.
+// Every plain push pays the same. Options.NoSync skips all of it, for
+// benchmarks and throwaway stores.
 package embedded

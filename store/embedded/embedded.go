@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -66,11 +65,22 @@ type Store struct {
 	// contentMu keeps GC from deciding while content is in flight: every
 	// call that writes content and then commits a reference to it (or
 	// finds content already stored and commits a reference to that) holds
-	// it for reading from its first content check to its commit; GC holds
-	// it for writing. Take it before writeMu, never while holding writeMu.
+	// it for reading from its first content check until its commit and
+	// the record the commit promised are done; GC holds it for writing.
+	// Take it before writeMu, never while holding writeMu.
 	contentMu sync.RWMutex
+	// recordMu keeps a publish record from being written after its
+	// version is deleted: Publish holds it for reading from its commit
+	// until its record is written, DeleteVersion for writing from its
+	// commit until the record is removed. Take it after contentMu and
+	// before writeMu.
+	recordMu sync.RWMutex
 	// commits shares index transactions between concurrent publishes.
 	commits *groupCommit
+	// dirs holds the content directories to sync before a commit.
+	dirs dirSync
+	// outbox notes the promises kept, for the next commit to delete.
+	outbox  outbox
 	catalog *catalog
 	// links caches what each capability's repository holds for /v2/.
 	links *linkCache
@@ -81,8 +91,9 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the store in dir and loads its catalog.
 // It fails when dir cannot be created, when another Store holds the index
-// lock past Options.LockTimeout, or when the index is not a valid bbolt
-// file (Reindex from a fresh index.db recovers it).
+// lock past Options.LockTimeout, when the index is not a valid bbolt
+// file (Reindex from a fresh index.db recovers it), or when the records
+// the outbox promised cannot be written into content.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -91,7 +102,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.ArtifactType = DefaultArtifactType
 	}
 	contentDir := filepath.Join(dir, "content")
-	if err := os.MkdirAll(contentDir, 0o755); err != nil {
+	if err := prepareContent(contentDir, opts.NoSync); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	cs, err := oci.NewStorage(contentDir)
@@ -107,7 +118,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("%s: %w", dbPath, err)
 	}
 	s := &Store{dir: dir, artifactType: opts.ArtifactType, content: cs, db: db, links: newLinkCache()}
-	s.commits = &groupCommit{db: db, writeMu: &s.writeMu}
+	s.dirs.noSync = opts.NoSync
+	s.commits = &groupCommit{update: s.update, writeMu: &s.writeMu}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("%s: %w", dbPath, err)
@@ -115,10 +127,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// load creates the buckets if needed and builds the catalog from the index.
+// load creates the buckets if needed, records plain content that predates
+// repository records, keeps the promises a stopped process left in the
+// outbox, and builds the catalog from the index.
 func (s *Store) load() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range slices.Concat(allBuckets, ociBuckets) {
+		for _, b := range slices.Concat(allBuckets, ociBuckets, [][]byte{bucketOutbox, bucketMeta}) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -127,6 +141,12 @@ func (s *Store) load() error {
 	})
 	if err != nil {
 		return err
+	}
+	if err := s.adopt(); err != nil {
+		return fmt.Errorf("record plain content: %w", err)
+	}
+	if err := s.flush(context.Background()); err != nil {
+		return fmt.Errorf("keep the outbox: %w", err)
 	}
 	var c *catalog
 	err = s.db.View(func(tx *bolt.Tx) error {
@@ -138,14 +158,21 @@ func (s *Store) load() error {
 	return err
 }
 
-// Close releases the index file and its lock. It is idempotent; every
-// method called afterwards wraps store.ErrClosed.
+// Close syncs the records written since the last checkpoint, deleting
+// their promises from the outbox, then releases the index file and its
+// lock. It is idempotent; every method called afterwards wraps
+// store.ErrClosed. It fails when the index cannot be closed; records it
+// cannot sync stay promised, for the next Open to write again.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	cperr := s.updateCheckpoint(func(*bolt.Tx) error { return nil }, true)
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("%s: close index: %w", s.dir, err)
+	}
+	if cperr != nil {
+		return fmt.Errorf("%s: sync records: %w", s.dir, cperr)
 	}
 	return nil
 }

@@ -65,17 +65,21 @@ type blobFile struct {
 // their blobs; every publish and state record whose subject is an indexed
 // manifest, with its config; every plain blob linked in a repository; and
 // every plain manifest with what it references (config, layers, blobs and,
-// for an index, its child manifests and theirs). A referrer does not keep
-// its subject. Content of deleted versions, of publishes that failed or
-// never committed (a crash between the publish record and the commit,
-// which Reindex would otherwise restore), and referrers that no commit
-// made visible are garbage; after GC, Reindex no longer brings them back.
+// for an index, its child manifests and theirs); and every repository
+// record, which Reindex needs to rebuild the plain content (so they are
+// never removed: each plain change leaves one small file for good). A
+// referrer does not keep its subject. GC first keeps the outbox's
+// promises. Content of deleted versions, of publishes that failed or
+// never committed (in content older than the outbox, a crash between a
+// publish record and its commit, which Reindex would otherwise restore),
+// and referrers that no commit made visible are garbage; after GC,
+// Reindex no longer brings them back.
 //
 // GC runs while publishes do: it holds the store's content lock for
 // writing, which every call that writes content holds for reading from
-// its first content check to its commit, so a blob pushed, or found
-// already stored and reused, by a call in flight is referenced by the
-// index before GC looks, or written after GC is done. It holds writeMu
+// its first content check until its commit and record are done, so a
+// blob pushed, or found already stored and reused, by a call in flight is
+// referenced by the index before GC looks, or written after GC is done. It holds writeMu
 // too, so no commit and no Reindex runs while it decides and removes.
 // Publishes, referrer additions, state changes and plain pushes wait
 // while GC runs. Grace is a second line of defense, against content
@@ -99,6 +103,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	defer s.contentMu.Unlock()
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if err := s.flush(ctx); err != nil {
+		return GCStats{}, fmt.Errorf("gc: %w", err)
+	}
 	live, subjects, err := s.mark(ctx)
 	if err != nil {
 		return GCStats{}, fmt.Errorf("gc: %w", err)
@@ -302,10 +309,10 @@ func (s *Store) listBlobs(ctx context.Context) ([]blobFile, error) {
 	return out, nil
 }
 
-// markRecords reads the small blobs the mark did not reach and marks the
-// publish and state records of the manifests in subjects, with their
-// configs. A blob that vanished meanwhile (DeleteVersion removes its
-// publish record outside the content lock) is skipped.
+// markRecords reads the small blobs the mark did not reach and marks
+// every repository record, and the publish and state records of the
+// manifests in subjects, with their configs. A blob that vanished
+// meanwhile is skipped.
 func (s *Store) markRecords(ctx context.Context, live, subjects map[digest.Digest]bool, blobs []blobFile) error {
 	for _, b := range blobs {
 		if live[b.digest] || b.size > maxManifestSize {
@@ -322,10 +329,14 @@ func (s *Store) markRecords(ctx context.Context, live, subjects map[digest.Diges
 			return fmt.Errorf("%s: %w", b.digest, err)
 		}
 		var m ocispec.Manifest
-		if json.Unmarshal(raw, &m) != nil || m.MediaType != ocispec.MediaTypeImageManifest || m.Subject == nil {
+		if json.Unmarshal(raw, &m) != nil || m.MediaType != ocispec.MediaTypeImageManifest {
 			continue
 		}
-		if (m.ArtifactType == publishRecordType || m.ArtifactType == stateRecordType) && subjects[m.Subject.Digest] {
+		switch {
+		case m.ArtifactType == repoRecordType:
+			live[b.digest], live[m.Config.Digest] = true, true
+		case m.Subject == nil:
+		case (m.ArtifactType == publishRecordType || m.ArtifactType == stateRecordType) && subjects[m.Subject.Digest]:
 			live[b.digest], live[m.Config.Digest] = true, true
 		}
 	}

@@ -270,16 +270,18 @@ func newGCFixture(t *testing.T) *gcFixture {
 	}
 	f.orphans["failed publish config"] = fm.Config.Digest
 
-	// A publish that wrote its record but never committed (a crash).
+	// A publish that wrote its record but never committed (a crash of a
+	// store older than the outbox).
 	crashed, crashedEnv := signed(t, nil, "crashed", "1.0.0")
-	v, err := s.pushPublication(ctx, crashed)
+	batch := s.newBatch()
+	v, err := s.pushPublication(ctx, batch, crashed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := s.pushRecord(ctx, publishRecordType, crashed.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
-	if err != nil {
+	if err := batch.commit(); err != nil {
 		t.Fatal(err)
 	}
+	rec := pushRecord(t, s, publishRecordType, crashed.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
 	f.orphans["uncommitted manifest"] = crashed.Manifest.Digest
 	f.orphans["uncommitted record"] = rec.Digest
 	f.orphans["uncommitted signature envelope"] = crashedEnv.Digest
@@ -345,6 +347,19 @@ func newGCFixture(t *testing.T) *gcFixture {
 		f.keep = append(f.keep, recordsOf(t, s, digest.Digest(v.Digest))...)
 	}
 	return f
+}
+
+// pushRecord writes a record straight into content, as no commit does.
+func pushRecord(t *testing.T, s *Store, artifactType string, subject ocispec.Descriptor, created time.Time, body any) ocispec.Descriptor {
+	t.Helper()
+	desc, blobs, err := newRecord(artifactType, subject, created, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.apply(t.Context(), outboxEntry{Write: blobs}, false); err != nil {
+		t.Fatal(err)
+	}
+	return desc
 }
 
 // putManifest stores m as plain content in repo under tag.

@@ -12,7 +12,8 @@ import (
 // nothing, unlike bbolt's DB.Batch, which waits MaxBatchDelay to gather a
 // batch.
 type groupCommit struct {
-	db *bolt.DB
+	// update runs one read-write transaction (the Store's update).
+	update func(func(*bolt.Tx) error) error
 	// writeMu is the Store's: a batch holds it from its transaction until
 	// every caller's after hook has run.
 	writeMu *sync.Mutex
@@ -73,7 +74,7 @@ func (g *groupCommit) run(batch []*commitCall) {
 	defer g.writeMu.Unlock()
 	for len(batch) > 0 {
 		failed := -1
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
 				if err := c.fn(tx); err != nil {
 					failed = i
@@ -95,7 +96,7 @@ func (g *groupCommit) run(batch []*commitCall) {
 		// Run the failing call alone, so its error is its own and not an
 		// effect of a write by another call in the batch.
 		c := batch[failed]
-		c.err = g.db.Update(c.fn)
+		c.err = g.update(c.fn)
 		if c.err == nil && c.after != nil {
 			c.after()
 		}

@@ -25,7 +25,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	var writeMu sync.Mutex
-	g := &groupCommit{db: db, writeMu: &writeMu}
+	g := &groupCommit{update: db.Update, writeMu: &writeMu}
 	errRefused := errors.New("refused")
 	const n = 60
 	errs := make([]error, n)

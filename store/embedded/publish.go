@@ -20,11 +20,14 @@ import (
 
 // Publish stores a version: every blob the manifest references (skipping
 // those already stored), the manifest, the blobs and then the manifests of
-// its referrers, a publish record, then the index in one bbolt
-// transaction, after which the catalog shows it. Before that commit
-// nothing of it is visible; content written by a publish that fails stays
-// on disk unreferenced. Publishing the same digest again returns the
-// stored version with created false and ignores p.Referrers; another
+// its referrers, each synced; then the index in one bbolt transaction that
+// also promises the publish record, after which the catalog shows it;
+// then the record (see outbox.go). Before that commit nothing of it is
+// visible; content written by a publish that fails stays on disk
+// unreferenced. A record that cannot be written after the commit returns
+// an error with the version published (the next Open, Reindex or GC
+// writes it). Publishing the same digest again returns the stored
+// version with created false and ignores p.Referrers; another
 // digest under an existing version, or this digest under another version,
 // wraps store.ErrAlreadyExists naming what is stored. A malformed
 // publication (empty name, version not strict semver, a manifest that is
@@ -42,40 +45,52 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version
 	if v, found, err := s.lookup(p); found || err != nil {
 		return v, false, err
 	}
-	s.contentMu.RLock() // until the commit: GC must not take what this pushes or finds
+	s.contentMu.RLock() // until the record is kept: GC must not take what this pushes or finds
 	defer s.contentMu.RUnlock()
-	v, err := s.pushPublication(ctx, p)
+	batch := s.newBatch()
+	defer batch.discard()
+	v, err := s.pushPublication(ctx, batch, p)
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
 	}
-	rec, err := s.pushRecord(ctx, publishRecordType, p.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
+	if err := batch.commit(); err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
+	}
+	rec, blobs, err := newRecord(publishRecordType, p.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: publish record: %w", subject, err)
 	}
-	out, kept, err := s.commit(ctx, entry{Version: v, Record: rec.Digest.String(), ManifestSize: p.Manifest.Size})
-	if kept != rec.Digest.String() {
-		// This record made nothing visible; drop it so Reindex ignores it.
-		_ = s.content.Delete(ctx, rec)
+	if err := s.dirs.sync(); err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
 	}
+	s.recordMu.RLock() // until the record is written: see DeleteVersion
+	defer s.recordMu.RUnlock()
+	out, key, err := s.commit(ctx, entry{Version: v, Record: rec.Digest.String(), ManifestSize: p.Manifest.Size}, outboxEntry{Write: blobs})
 	if err != nil {
 		return store.Version{}, false, err
 	}
-	return out, kept == rec.Digest.String(), nil
+	if key == nil {
+		return out, false, nil
+	}
+	if err := s.keep(ctx, key, outboxEntry{Write: blobs}); err != nil {
+		return out, true, fmt.Errorf("%s: published, but its publish record is not in content yet (the next Open keeps it): %w", subject, err)
+	}
+	return out, true, nil
 }
 
-// pushPublication checks the publication's referrers, then stores its
-// content (the version's blobs and manifest, then the referrers' blobs and
-// manifests) and returns the version to index, created now.
-func (s *Store) pushPublication(ctx context.Context, p store.Publication) (store.Version, error) {
+// pushPublication checks the publication's referrers, then stages its
+// content in b (the version's blobs and manifest, then the referrers'
+// blobs and manifests) and returns the version to index, created now.
+func (s *Store) pushPublication(ctx context.Context, b *ingestBatch, p store.Publication) (store.Version, error) {
 	refs, err := s.readReferrers(ctx, p)
 	if err != nil {
 		return store.Version{}, err
 	}
-	size, err := s.pushContent(ctx, p)
+	size, err := s.pushContent(ctx, b, p)
 	if err != nil {
 		return store.Version{}, err
 	}
-	if err := s.pushReferrers(ctx, p.Content, refs); err != nil {
+	if err := s.pushReferrers(ctx, b, p.Content, refs); err != nil {
 		return store.Version{}, err
 	}
 	v := catalogFields(p.Version)
@@ -137,10 +152,10 @@ func (s *Store) lookup(p store.Publication) (store.Version, bool, error) {
 	return v, true, nil
 }
 
-// pushContent copies the manifest and every blob it references from
-// p.Content into the store, blobs first, and returns the version's size:
-// manifest, config and layers.
-func (s *Store) pushContent(ctx context.Context, p store.Publication) (int64, error) {
+// pushContent stages in b the manifest and every blob it references from
+// p.Content, blobs first, and returns the version's size: manifest,
+// config and layers.
+func (s *Store) pushContent(ctx context.Context, b *ingestBatch, p store.Publication) (int64, error) {
 	raw, err := content.FetchAll(ctx, p.Content, p.Manifest)
 	if err != nil {
 		return 0, fmt.Errorf("fetch manifest %s: %w", p.Manifest.Digest, err)
@@ -155,7 +170,7 @@ func (s *Store) pushContent(ctx context.Context, p store.Publication) (int64, er
 	}
 	size := p.Manifest.Size
 	for _, desc := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
-		err := s.pushReader(ctx, desc, func() (io.ReadCloser, error) {
+		err := s.pushReader(ctx, b, desc, func() (io.ReadCloser, error) {
 			rc, err := p.Content.Fetch(ctx, desc)
 			if err != nil {
 				return nil, fmt.Errorf("fetch %s: %w", desc.Digest, err)
@@ -167,29 +182,33 @@ func (s *Store) pushContent(ctx context.Context, p store.Publication) (int64, er
 		}
 		size += desc.Size
 	}
-	return size, s.pushBytes(ctx, p.Manifest, raw)
+	return size, s.pushBytes(ctx, b, p.Manifest, raw)
 }
 
-// commit indexes e in one transaction, then adds it to the catalog. It
-// returns the version as stored and the publish record the index keeps:
-// e's own when this call created the version, another one when an equal
-// publish won the race. It wraps store.ErrAlreadyExists when the version
-// or the digest is taken by other content.
-func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, error) {
+// commit indexes e in one transaction that also promises rec (e's publish
+// record), then adds it to the catalog. It returns the version as stored
+// and, when this call created it, the key of the promise; nil when an
+// equal publish won the race. It wraps store.ErrAlreadyExists when the
+// version or the digest is taken by other content.
+func (s *Store) commit(ctx context.Context, e entry, rec outboxEntry) (store.Version, []byte, error) {
 	v := e.Version
 	subject := v.Name + "@" + v.Version
 	if err := ctx.Err(); err != nil {
-		return store.Version{}, "", fmt.Errorf("%s: %w", subject, err)
+		return store.Version{}, nil, fmt.Errorf("%s: %w", subject, err)
 	}
 	vi, err := newVerInfo(v)
 	if err != nil {
-		return store.Version{}, "", err
+		return store.Version{}, nil, err
 	}
 	// The catalog keeps its own keywords: v's are the publisher's and are
 	// returned to it.
 	vi.keywords = slices.Clone(vi.keywords)
-	var out entry
+	var (
+		out entry
+		key []byte
+	)
 	err = s.commits.do(func(tx *bolt.Tx) error {
+		key = nil
 		stored, err := readEntry(tx, v.Name, v.Version)
 		switch {
 		case err == nil && stored.Version.Digest == v.Digest:
@@ -205,15 +224,18 @@ func (s *Store) commit(ctx context.Context, e entry) (store.Version, string, err
 			return fmt.Errorf("%s: %w: manifest %s is published as %s@%s", subject, store.ErrAlreadyExists, v.Digest, name, version)
 		}
 		out = e
+		if key, err = promise(tx, rec); err != nil {
+			return err
+		}
 		return writeVersion(tx, e)
 	}, func() {
-		if out.Record == e.Record {
+		if key != nil {
 			s.catalog.publish(v.Name, vi)
 			s.links.invalidate(v.Name)
 		}
 	})
 	if err != nil {
-		return store.Version{}, "", translate(err)
+		return store.Version{}, nil, translate(err)
 	}
-	return out.Version, out.Record, nil
+	return out.Version, key, nil
 }

@@ -28,9 +28,9 @@ type pendingReferrer struct {
 
 // AddReferrer stores the manifest desc, read from src with its config and
 // layers, as a referrer of name@version, and returns the version as it now
-// is. The blobs are pushed first (the content store verifies each digest
-// and size), then the manifest, then the index commits the referrer; it is
-// not visible before that commit. A referrer the version already has
+// is. The blobs are pushed first (each verified against its digest and
+// size, and synced), then the manifest, then the index commits the
+// referrer; it is not visible before that commit. A referrer the version already has
 // changes nothing and src is not read. version must be exact: "latest"
 // wraps store.ErrNotFound like any version that is not indexed. A
 // descriptor that is not an OCI image manifest of at most 4 MiB, bytes that
@@ -64,7 +64,15 @@ func (s *Store) AddReferrer(ctx context.Context, name, version string, desc ocis
 	}
 	s.contentMu.RLock() // until the commit: GC must not take what this pushes or finds
 	defer s.contentMu.RUnlock()
-	if err := s.pushReferrers(ctx, src, []pendingReferrer{ref}); err != nil {
+	batch := s.newBatch()
+	defer batch.discard()
+	if err := s.pushReferrers(ctx, batch, src, []pendingReferrer{ref}); err != nil {
+		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
+	}
+	if err := batch.commit(); err != nil {
+		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
+	}
+	if err := s.dirs.sync(); err != nil {
 		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
 	}
 	return s.commitReferrer(ctx, name, version, ref.referrer())
@@ -166,13 +174,13 @@ func (s *Store) readReferrer(ctx context.Context, src content.Fetcher, subject d
 	return pendingReferrer{desc: desc, raw: raw, manifest: m}, nil
 }
 
-// pushReferrers copies the config and layers of every referrer from src,
-// then the referrer manifests, so that no manifest is stored before every
-// blob of every referrer is.
-func (s *Store) pushReferrers(ctx context.Context, src content.Fetcher, refs []pendingReferrer) error {
+// pushReferrers stages in b the config and layers of every referrer from
+// src, then the referrer manifests, so that no manifest is stored before
+// every blob of every referrer is.
+func (s *Store) pushReferrers(ctx context.Context, b *ingestBatch, src content.Fetcher, refs []pendingReferrer) error {
 	for _, r := range refs {
 		for _, desc := range append([]ocispec.Descriptor{r.manifest.Config}, r.manifest.Layers...) {
-			err := s.pushReader(ctx, desc, func() (io.ReadCloser, error) {
+			err := s.pushReader(ctx, b, desc, func() (io.ReadCloser, error) {
 				rc, err := src.Fetch(ctx, desc)
 				if err != nil {
 					return nil, fmt.Errorf("referrer %s: fetch %s: %w", r.desc.Digest, desc.Digest, err)
@@ -185,7 +193,7 @@ func (s *Store) pushReferrers(ctx context.Context, src content.Fetcher, refs []p
 		}
 	}
 	for _, r := range refs {
-		if err := s.pushBytes(ctx, r.desc, r.raw); err != nil {
+		if err := s.pushBytes(ctx, b, r.desc, r.raw); err != nil {
 			return fmt.Errorf("referrer %s: %w", r.desc.Digest, err)
 		}
 	}

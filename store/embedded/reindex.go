@@ -27,6 +27,8 @@ type found struct {
 	published map[digest.Digest]publishRecord
 	states    map[digest.Digest]state
 	referrers map[digest.Digest][]store.Referrer
+	// repo are the repository records, in no order.
+	repo []repoRecord
 }
 
 // scanned is one capability manifest and the version size it makes.
@@ -35,19 +37,22 @@ type scanned struct {
 	size int64
 }
 
-// Reindex rebuilds the index from content alone. It walks every blob,
-// keeps the capability manifests (of the store's artifact type) that have
-// a publish record, asks describe for their catalog fields, applies each
-// version's newest state record, gives each version every other manifest
-// whose subject is its manifest as a referrer (manifests whose subject is
-// not a published capability manifest are ignored), and replaces the
-// whole index in one transaction and the catalog after it. Publishes and
-// AddReferrer commits wait while it runs. A capability manifest without a
-// publish record (a publish that failed before its commit) stays out of
-// the catalog. When two published
-// manifests claim one version (only after a crash mid-publish), the one
-// published first wins. It fails, leaving the old index in place, when the
-// content cannot be read, describe fails for a manifest, or ctx is done.
+// Reindex rebuilds the index from content alone. It first keeps the
+// outbox's promises, then walks every blob, keeps the capability
+// manifests (of the store's artifact type) that have a publish record,
+// asks describe for their catalog fields, applies each version's newest
+// state record, gives each version every other manifest whose subject is
+// its manifest as a referrer (manifests whose subject is not a published
+// capability manifest are ignored), replays the repository records in
+// sequence order into the plain-content buckets, and replaces the whole
+// index in one transaction and the catalog after it. Every other index
+// write waits while it runs. A capability manifest without a publish
+// record (a publish that failed before its commit) stays out of the
+// catalog. When two published manifests claim one version (only after a
+// crash mid-publish of a store older than the outbox), the one published
+// first wins. It fails, leaving the old index in place, when the content
+// cannot be read or written, a record does not parse, describe fails for
+// a manifest, or ctx is done.
 func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
 	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("reindex: %w", err)
@@ -57,6 +62,9 @@ func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if err := s.flush(ctx); err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
 	f, err := s.scan(ctx)
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
@@ -69,8 +77,11 @@ func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
 		return fmt.Errorf("reindex: %w", err)
 	}
 	c := newCatalog()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		if err := resetBuckets(tx); err != nil {
+			return err
+		}
+		if err := replayRepo(tx, f.repo); err != nil {
 			return err
 		}
 		for _, e := range entries {
@@ -143,17 +154,18 @@ func (s *Store) scan(ctx context.Context) (found, error) {
 		if d.Validate() != nil {
 			continue
 		}
-		if err := s.scanBlob(ctx, f, ocispec.Descriptor{Digest: d, Size: info.Size()}); err != nil {
+		if err := s.scanBlob(ctx, &f, ocispec.Descriptor{Digest: d, Size: info.Size()}); err != nil {
 			return f, err
 		}
 	}
 	return f, nil
 }
 
-// scanBlob reads one blob and records it if it is a capability manifest,
-// a publish record, a state record, or another manifest with a subject (a
-// referrer, kept whatever its subject is; describeAll drops orphans).
-func (s *Store) scanBlob(ctx context.Context, f found, desc ocispec.Descriptor) error {
+// scanBlob reads one blob and records it if it is a repository record, a
+// capability manifest, a publish record, a state record, or another
+// manifest with a subject (a referrer, kept whatever its subject is;
+// describeAll drops orphans).
+func (s *Store) scanBlob(ctx context.Context, f *found, desc ocispec.Descriptor) error {
 	raw, err := content.FetchAll(ctx, s.content, desc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", desc.Digest, err)
@@ -164,6 +176,12 @@ func (s *Store) scanBlob(ctx context.Context, f found, desc ocispec.Descriptor) 
 	}
 	desc.MediaType, desc.ArtifactType = m.MediaType, m.ArtifactType
 	switch {
+	case m.ArtifactType == repoRecordType:
+		r, err := parseRepoRecord(m)
+		if err != nil {
+			return fmt.Errorf("repository record %s: %w", desc.Digest, err)
+		}
+		f.repo = append(f.repo, r)
 	case m.ArtifactType == s.artifactType:
 		size := desc.Size + m.Config.Size
 		for _, l := range m.Layers {

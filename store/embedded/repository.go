@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,9 +19,9 @@ import (
 	"github.com/capcenter/capcenter/store"
 )
 
-// The buckets of plain OCI content (see store.Repositories). Reindex does
-// not touch them: plain content carries no record of the repository it was
-// pushed to, so they are not derived data.
+// The buckets of plain OCI content (see store.Repositories). Every change
+// to them is made by applyRepo and recorded in content as a repository
+// record (reporecord.go), from which Reindex rebuilds them.
 var (
 	// bucketRepos: repo → empty, every repository holding plain content.
 	bucketRepos = []byte("oci.repos")
@@ -103,7 +101,11 @@ func plainBlob(tx *bolt.Tx, repo string, dgst digest.Digest) (int64, bool) {
 // PushBlob stores r as desc and links it in repo. When the content already
 // holds the blob, r is still read and checked, so that no one gains a blob
 // in a repository by naming its digest alone. Bytes that do not match desc
-// wrap store.ErrInvalidArgument and link nothing.
+// wrap store.ErrInvalidArgument and link nothing. The bytes are synced
+// before the link commits, and the link's repository record is written
+// before PushBlob returns (as for every plain change); a record that
+// cannot be written returns an error with the blob linked (the next Open
+// writes it).
 func (s *Store) PushBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -111,7 +113,7 @@ func (s *Store) PushBlob(ctx context.Context, repo string, desc ocispec.Descript
 	if err := desc.Digest.Validate(); err != nil {
 		return fmt.Errorf("blob %q: %w: %w", desc.Digest, store.ErrInvalidArgument, err)
 	}
-	s.contentMu.RLock() // until the link: GC must not take what this pushes or finds
+	s.contentMu.RLock() // until the link's record is kept: GC must not take what this pushes or finds
 	defer s.contentMu.RUnlock()
 	exists, err := s.content.Exists(ctx, desc)
 	if err != nil {
@@ -132,47 +134,44 @@ func (s *Store) PushBlob(ctx context.Context, repo string, desc ocispec.Descript
 	return s.linkBlob(ctx, repo, desc)
 }
 
-// ingest writes a blob from outside into content: to a file of its own
-// under content/ingest, verified as it is copied and synced, then renamed
-// into place. Bytes that do not match leave nothing behind. (oras-go's
-// Storage.Push leaves its ingest file when the bytes do not match: its
-// deferred cleanup removes a path the error return has already emptied.)
-func (s *Store) ingest(desc ocispec.Descriptor, r io.Reader) (err error) {
-	root := filepath.Join(s.dir, "content")
-	target := filepath.Join(root, ocispec.ImageBlobsDir, desc.Digest.Algorithm().String(), desc.Digest.Encoded())
-	dir := filepath.Join(root, "ingest")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+// changeRepo commits a change to plain content and its repository
+// record's promise in one transaction of the group commit, after syncing
+// the content it references, then keeps the promise. change runs inside
+// the transaction (perhaps more than once) and returns the change, or
+// false when there is nothing to change. changeRepo reports whether there
+// was; it fails with change's error, the commit's, or a sync's.
+func (s *Store) changeRepo(ctx context.Context, change func(tx *bolt.Tx) (repoRecord, bool, error)) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
-	f, err := os.CreateTemp(dir, desc.Digest.Encoded()+"_*")
+	if err := s.dirs.sync(); err != nil {
+		return false, err
+	}
+	var (
+		key     []byte
+		rec     outboxEntry
+		changed bool
+	)
+	err := s.commits.do(func(tx *bolt.Tx) error {
+		key, changed = nil, false
+		r, ok, err := change(tx)
+		if err != nil || !ok {
+			return err
+		}
+		changed = true
+		key, rec, err = recordRepo(tx, r)
+		return err
+	}, nil)
 	if err != nil {
-		return err
+		return false, translate(err)
 	}
-	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-		if err != nil {
-			_ = os.Remove(f.Name())
-		}
-	}()
-	vr := content.NewVerifyReader(r, desc)
-	if _, err := io.Copy(f, vr); err != nil {
-		return err
+	if !changed {
+		return false, nil
 	}
-	if err := vr.Verify(); err != nil {
-		return err
+	if err := s.keep(ctx, key, rec); err != nil {
+		return true, fmt.Errorf("changed, but its repository record is not in content yet (the next Open keeps it): %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o444); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), target)
+	return true, nil
 }
 
 // errInvalidBlob is the mismatch verifyOnly finds.
@@ -191,23 +190,21 @@ func verifyOnly(desc ocispec.Descriptor, r io.Reader) error {
 	return nil
 }
 
-// linkBlob records that repo holds the blob desc.
+// linkBlob records that repo holds the blob desc. The caller holds
+// contentMu for reading.
 func (s *Store) linkBlob(ctx context.Context, repo string, desc ocispec.Descriptor) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	_, err := s.changeRepo(ctx, func(*bolt.Tx) (repoRecord, bool, error) {
+		return repoRecord{Op: opLink, Repo: repo, Digest: desc.Digest, Size: desc.Size}, true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w", desc.Digest, repo, err)
 	}
-	err := s.commits.do(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketRepos).Put([]byte(repo), []byte{}); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketBlobs).Put(repoKey(repo, desc.Digest.String()), fmt.Appendf(nil, "%d", desc.Size))
-	}, nil)
-	return translate(err)
+	return nil
 }
 
 // MountBlob links in repo a blob that from holds.
 func (s *Store) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (ocispec.Descriptor, error) {
-	s.contentMu.RLock() // until the link: GC must not take the blob found in from
+	s.contentMu.RLock() // until the link's record is kept: GC must not take the blob found in from
 	defer s.contentMu.RUnlock()
 	desc, err := s.StatBlob(ctx, from, dgst)
 	if err != nil {
@@ -222,21 +219,17 @@ func (s *Store) DeleteBlob(ctx context.Context, repo string, dgst digest.Digest)
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	found := false
-	err := s.commits.do(func(tx *bolt.Tx) error {
-		key := repoKey(repo, dgst.String())
-		b := tx.Bucket(bucketBlobs)
-		found = b.Get(key) != nil
-		if !found {
-			return nil
-		}
-		if err := b.Delete(key); err != nil {
-			return err
-		}
-		return pruneRepo(tx, repo)
-	}, nil)
-	if err != nil || found {
-		return translate(err)
+	s.contentMu.RLock() // until the record is kept
+	found, err := s.changeRepo(ctx, func(tx *bolt.Tx) (repoRecord, bool, error) {
+		ok := tx.Bucket(bucketBlobs).Get(repoKey(repo, dgst.String())) != nil
+		return repoRecord{Op: opUnlink, Repo: repo, Digest: dgst}, ok, nil
+	})
+	s.contentMu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w", dgst, repo, err)
+	}
+	if found {
+		return nil
 	}
 	links, err := s.links.get(ctx, s, repo)
 	if err != nil {
@@ -339,7 +332,10 @@ func readPlainManifest(tx *bolt.Tx, repo string, dgst digest.Digest) (plainManif
 	return pm, nil
 }
 
-// PutManifest stores a plain manifest in repo and tags it.
+// PutManifest stores a plain manifest in repo and tags it: the bytes,
+// synced, then the index with the promise of a repository record, then
+// the record. A manifest of one of the store's record types wraps
+// store.ErrInvalidArgument, as Reindex would read it as a record.
 func (s *Store) PutManifest(ctx context.Context, repo string, m store.Manifest, raw []byte, tags ...string) error {
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -355,15 +351,18 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m store.Manifest, 
 	if int64(len(raw)) > maxManifestSize {
 		return fmt.Errorf("%s: %w: %d bytes, over %d", subject, store.ErrInvalidArgument, len(raw), maxManifestSize)
 	}
-	if desc.ArtifactType == s.artifactType {
+	switch desc.ArtifactType {
+	case s.artifactType:
 		return fmt.Errorf("%s: %w: a capability bundle is published, not stored as plain content", subject, store.ErrInvalidArgument)
+	case publishRecordType, stateRecordType, repoRecordType:
+		return fmt.Errorf("%s: %w: artifactType %q is the store's own", subject, store.ErrInvalidArgument, desc.ArtifactType)
 	}
 	for _, tag := range tags {
 		if _, ok := s.catalog.versionOfTag(repo, tag); ok {
 			return fmt.Errorf("%s:%s: %w: the tag names a capability version", repo, tag, store.ErrInUse)
 		}
 	}
-	s.contentMu.RLock() // until the commit: GC must not take what this pushes or checks
+	s.contentMu.RLock() // until the record is kept: GC must not take what this pushes or checks
 	defer s.contentMu.RUnlock()
 	links, err := s.links.get(ctx, s, repo)
 	if err != nil {
@@ -374,41 +373,26 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m store.Manifest, 
 			return fmt.Errorf("%s: %w: a referrer of capability manifest %s is added to its version", subject, store.ErrInvalidArgument, d.Digest)
 		}
 	}
-	if err := s.pushBytes(ctx, desc, raw); err != nil {
+	batch := s.newBatch()
+	defer batch.discard()
+	if err := s.pushBytes(ctx, batch, desc, raw); err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
+	}
+	if err := batch.commit(); err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
 	}
 	pm := plainManifest{Descriptor: desc}
 	if m.Subject != nil {
 		pm.Subject = m.Subject.Digest
 	}
-	value, err := json.Marshal(pm)
-	if err != nil {
-		return err
-	}
-	err = s.commits.do(func(tx *bolt.Tx) error {
+	_, err = s.changeRepo(ctx, func(tx *bolt.Tx) (repoRecord, bool, error) {
 		if err := s.checkReferences(tx, repo, m, links); err != nil {
-			return err
+			return repoRecord{}, false, err
 		}
-		if err := tx.Bucket(bucketRepos).Put([]byte(repo), []byte{}); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketManifests).Put(repoKey(repo, desc.Digest.String()), value); err != nil {
-			return err
-		}
-		if pm.Subject != "" {
-			if err := tx.Bucket(bucketSubjects).Put(repoKey(repo, pm.Subject.String(), desc.Digest.String()), []byte{}); err != nil {
-				return err
-			}
-		}
-		for _, tag := range tags {
-			if err := tx.Bucket(bucketTags).Put(repoKey(repo, tag), []byte(desc.Digest)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil)
+		return repoRecord{Op: opPut, Repo: repo, Digest: desc.Digest, Manifest: &pm, Tags: tags}, true, nil
+	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		err = fmt.Errorf("%s: %w", subject, translate(err))
+		err = fmt.Errorf("%s: %w", subject, err)
 	}
 	return err
 }
@@ -443,43 +427,17 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, dgst digest.Dig
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	found := false
-	err := s.commits.do(func(tx *bolt.Tx) error {
-		pm, err := readPlainManifest(tx, repo, dgst)
-		if errors.Is(err, store.ErrNotFound) {
-			found = false
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		if err := tx.Bucket(bucketManifests).Delete(repoKey(repo, dgst.String())); err != nil {
-			return err
-		}
-		if pm.Subject != "" {
-			if err := tx.Bucket(bucketSubjects).Delete(repoKey(repo, pm.Subject.String(), dgst.String())); err != nil {
-				return err
-			}
-		}
-		tags := tx.Bucket(bucketTags)
-		var doomed [][]byte
-		prefix := repoKey(repo, "")
-		c := tags.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if string(v) == dgst.String() {
-				doomed = append(doomed, slices.Clone(k))
-			}
-		}
-		for _, k := range doomed {
-			if err := tags.Delete(k); err != nil {
-				return err
-			}
-		}
-		return pruneRepo(tx, repo)
-	}, nil)
-	if err != nil || found {
-		return translate(err)
+	s.contentMu.RLock() // until the record is kept
+	found, err := s.changeRepo(ctx, func(tx *bolt.Tx) (repoRecord, bool, error) {
+		ok := tx.Bucket(bucketManifests).Get(repoKey(repo, dgst.String())) != nil
+		return repoRecord{Op: opDelete, Repo: repo, Digest: dgst}, ok, nil
+	})
+	s.contentMu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("%s@%s: %w", repo, dgst, err)
+	}
+	if found {
+		return nil
 	}
 	if desc, err := s.manifestByDigest(ctx, repo, dgst); err == nil {
 		return fmt.Errorf("%s@%s: %w: a capability manifest (artifactType %s) or one of its referrers", repo, desc.Digest, store.ErrInUse, desc.ArtifactType)
@@ -495,19 +453,19 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 	if _, ok := s.catalog.versionOfTag(repo, tag); ok {
 		return fmt.Errorf("%s:%s: %w: the tag names a capability version", repo, tag, store.ErrInUse)
 	}
-	found := false
-	err := s.commits.do(func(tx *bolt.Tx) error {
-		key := repoKey(repo, tag)
-		found = tx.Bucket(bucketTags).Get(key) != nil
-		if !found {
-			return nil
-		}
-		return tx.Bucket(bucketTags).Delete(key)
-	}, nil)
-	if err == nil && !found {
-		err = fmt.Errorf("%s:%s: %w", repo, tag, store.ErrNotFound)
+	s.contentMu.RLock() // until the record is kept
+	defer s.contentMu.RUnlock()
+	found, err := s.changeRepo(ctx, func(tx *bolt.Tx) (repoRecord, bool, error) {
+		ok := tx.Bucket(bucketTags).Get(repoKey(repo, tag)) != nil
+		return repoRecord{Op: opUntag, Repo: repo, Tag: tag}, ok, nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s:%s: %w", repo, tag, err)
+	case !found:
+		return fmt.Errorf("%s:%s: %w", repo, tag, store.ErrNotFound)
 	}
-	return translate(err)
+	return nil
 }
 
 // pruneRepo forgets repo in bucketRepos once it holds no plain content.
@@ -623,48 +581,75 @@ func (s *Store) ListRepositories(ctx context.Context, last string, n int) ([]str
 }
 
 // DeleteVersion removes name@version from the index and the catalog in one
-// commit, then deletes its publish record, so Reindex does not bring it
-// back. A crash between the two leaves the record, and a Reindex then
-// restores the version.
+// commit that also promises to remove its publish record from content,
+// then removes it, so Reindex does not bring the version back. It waits
+// for publishes between their commit and their record, so that none
+// writes a record after the removal. A record that cannot
+// be removed returns an error with the version deleted (the next Open,
+// Reindex or GC removes it).
 func (s *Store) DeleteVersion(ctx context.Context, name, version string) error {
 	subject := name + "@" + version
 	if err := s.ready(ctx); err != nil {
 		return fmt.Errorf("%s: %w", subject, err)
 	}
-	var e entry
-	err := s.commits.do(func(tx *bolt.Tx) error {
-		var err error
-		if e, err = readStoredEntry(tx, name, version); err != nil {
-			return err
-		}
-		key := versionKey(name, version)
-		for _, del := range []struct {
-			bucket, key []byte
-		}{{bucketVersions, key}, {bucketState, key}, {bucketDigests, []byte(e.Version.Digest)}} {
-			if err := tx.Bucket(del.bucket).Delete(del.key); err != nil {
-				return err
-			}
-		}
-		prefix := versionKey(name, "")
-		if k, _ := tx.Bucket(bucketVersions).Cursor().Seek(prefix); k == nil || !bytes.HasPrefix(k, prefix) {
-			return tx.Bucket(bucketCapabilities).Delete([]byte(name))
-		}
-		return nil
-	}, func() {
-		s.catalog.remove(name, version)
-		s.links.invalidate(name)
-	})
+	s.recordMu.Lock()
+	defer s.recordMu.Unlock()
+	key, rec, err := s.commitDelete(name, version)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			err = fmt.Errorf("%s: %w", subject, translate(err))
 		}
 		return err
 	}
-	if e.Record != "" {
-		err := s.content.Delete(ctx, ocispec.Descriptor{Digest: digest.Digest(e.Record)})
-		if err != nil && !errors.Is(translate(err), store.ErrNotFound) {
-			return fmt.Errorf("%s: deleted, but its publish record stays (Reindex would restore it): %w", subject, err)
+	if err := s.keep(ctx, key, rec); err != nil {
+		return fmt.Errorf("%s: deleted, but its publish record is still in content (the next Open removes it): %w", subject, err)
+	}
+	return nil
+}
+
+// commitDelete removes name@version from the index, promising the removal
+// of its publish record, and from the catalog. It returns the promise.
+func (s *Store) commitDelete(name, version string) ([]byte, outboxEntry, error) {
+	var (
+		key []byte
+		rec outboxEntry
+	)
+	err := s.commits.do(func(tx *bolt.Tx) error {
+		e, err := readStoredEntry(tx, name, version)
+		if err != nil {
+			return err
 		}
+		if err := deleteVersion(tx, e); err != nil {
+			return err
+		}
+		rec = outboxEntry{}
+		if e.Record != "" {
+			rec.Remove = []digest.Digest{digest.Digest(e.Record)}
+		}
+		key, err = promise(tx, rec)
+		return err
+	}, func() {
+		s.catalog.remove(name, version)
+		s.links.invalidate(name)
+	})
+	return key, rec, err
+}
+
+// deleteVersion removes the indexed version e from every bucket, and its
+// capability once it has no version left.
+func deleteVersion(tx *bolt.Tx, e entry) error {
+	name, version := e.Version.Name, e.Version.Version
+	key := versionKey(name, version)
+	for _, del := range []struct {
+		bucket, key []byte
+	}{{bucketVersions, key}, {bucketState, key}, {bucketDigests, []byte(e.Version.Digest)}} {
+		if err := tx.Bucket(del.bucket).Delete(del.key); err != nil {
+			return err
+		}
+	}
+	prefix := versionKey(name, "")
+	if k, _ := tx.Bucket(bucketVersions).Cursor().Seek(prefix); k == nil || !bytes.HasPrefix(k, prefix) {
+		return tx.Bucket(bucketCapabilities).Delete([]byte(name))
 	}
 	return nil
 }

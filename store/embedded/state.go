@@ -14,10 +14,13 @@ import (
 )
 
 // SetState yanks, unyanks, deprecates or undeprecates a version and
-// returns it as it now is. The new state is pushed as a state record (a
-// referrer of the version's manifest) before the index commits it, so
-// Reindex restores it. A change that changes nothing writes nothing. An
-// unknown capability or version wraps store.ErrNotFound; a change that
+// returns it as it now is. The index commits the new state together with
+// the promise of a state record (a referrer of the version's manifest),
+// which is then written into content before SetState returns, so Reindex
+// restores exactly the state the index has; a record that cannot be
+// written returns an error with the state changed (the next Open,
+// Reindex or GC writes it). A change that changes nothing writes nothing.
+// An unknown capability or version wraps store.ErrNotFound; a change that
 // sets both or neither of Yank and Deprecate wraps store.ErrInvalidArgument.
 func (s *Store) SetState(ctx context.Context, name, version string, ch store.StateChange) (store.Version, error) {
 	subject := name + "@" + version
@@ -27,7 +30,7 @@ func (s *Store) SetState(ctx context.Context, name, version string, ch store.Sta
 	if ch.Yank == ch.Deprecate {
 		return store.Version{}, fmt.Errorf("%s: state change: %w: set exactly one of yank and deprecate", subject, store.ErrInvalidArgument)
 	}
-	s.contentMu.RLock() // until the commit: GC must not take the record
+	s.contentMu.RLock() // until the record is kept: GC must not take it
 	defer s.contentMu.RUnlock()
 	// Serialize state changes so each one starts from the last committed.
 	s.writeMu.Lock()
@@ -57,13 +60,19 @@ func (s *Store) SetState(ctx context.Context, name, version string, ch store.Sta
 		MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest(e.Version.Digest),
 		Size: e.ManifestSize, ArtifactType: s.artifactType,
 	}
-	if _, err := s.pushRecord(ctx, stateRecordType, manifest, now, stateRecord{Name: name, Version: version, state: next}); err != nil {
+	_, blobs, err := newRecord(stateRecordType, manifest, now, stateRecord{Name: name, Version: version, state: next})
+	if err != nil {
 		return store.Version{}, fmt.Errorf("%s: state record: %w", subject, err)
 	}
-	if err := s.commitState(ctx, name, version, next); err != nil {
+	rec := outboxEntry{Write: blobs}
+	key, err := s.commitState(ctx, name, version, next, rec)
+	if err != nil {
 		return store.Version{}, err
 	}
 	next.apply(&e.Version)
+	if err := s.keep(ctx, key, rec); err != nil {
+		return e.Version, fmt.Errorf("%s: changed, but its state record is not in content yet (the next Open keeps it): %w", subject, err)
+	}
 	return e.Version, nil
 }
 
@@ -82,25 +91,31 @@ func change(st state, ch store.StateChange) state {
 	return st
 }
 
-// commitState writes a version's state and tells the catalog. The caller
-// holds writeMu.
-func (s *Store) commitState(ctx context.Context, name, version string, st state) error {
+// commitState writes a version's state, promising its record rec in the
+// same transaction, and tells the catalog. It returns the promise's key.
+// The caller holds writeMu.
+func (s *Store) commitState(ctx context.Context, name, version string, st state, rec outboxEntry) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s@%s: %w", name, version, err)
+		return nil, fmt.Errorf("%s@%s: %w", name, version, err)
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		key := versionKey(name, version)
-		if tx.Bucket(bucketVersions).Get(key) == nil {
+	var key []byte
+	err := s.update(func(tx *bolt.Tx) error {
+		k := versionKey(name, version)
+		if tx.Bucket(bucketVersions).Get(k) == nil {
 			return fmt.Errorf("%s@%s: %w", name, version, store.ErrNotFound)
 		}
-		return writeState(tx, key, st)
+		var err error
+		if key, err = promise(tx, rec); err != nil {
+			return err
+		}
+		return writeState(tx, k, st)
 	})
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			err = fmt.Errorf("%s@%s: %w", name, version, translate(err))
 		}
-		return err
+		return nil, err
 	}
 	s.catalog.setYanked(name, version, st.Yanked)
-	return nil
+	return key, nil
 }
