@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -75,8 +76,10 @@ func (c *Client) PublishContent(ctx context.Context, src content.Fetcher, manife
 		if !errors.As(err, &busy) {
 			break
 		}
-		// The server had no publish slot free and said when to come back.
-		timer := time.NewTimer(min(busy.delay, maxRetryDelay))
+		// The server had no publish slot free and said when to come back;
+		// clients turned away together spread out instead of all coming
+		// back at the same moment to be turned away again.
+		timer := time.NewTimer(jitter(min(busy.delay, maxRetryDelay)))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -95,11 +98,20 @@ func (c *Client) PublishContent(ctx context.Context, src content.Fetcher, manife
 
 // A publish the server turns away for want of a free slot, answering
 // ResourceExhausted with a RetryInfo, is tried again after the delay it
-// names (at most maxRetryDelay), up to maxPublishRetries times.
+// names (at most maxRetryDelay, plus up to half of it at random), up to
+// maxPublishRetries times.
 const (
 	maxPublishRetries = 5
 	maxRetryDelay     = 5 * time.Second
 )
+
+// jitter returns d lengthened by up to a half, at random.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d + rand.N(d/2+1)
+}
 
 // busyError is a ResourceExhausted answer carrying a retry delay; it
 // unwraps to the error the caller sees when retries run out.
