@@ -93,6 +93,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s), one at a time
 bench: ## Run the benchmarks against the real binaries, each figure beside the peer registry's
 	@hack/tools.sh $(BENCH_TOOLS)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/e2e/
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 10m ./capabilities/evalproc/
 
 .PHONY: kube-assets
 kube-assets: ## Build kube-apiserver, etcd and kubectl for the installer tests into .tmp/kube

@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Well-known names inside a bundle.
@@ -122,7 +121,7 @@ func (b *Bundle) check(ctx context.Context, lim Limits, ps *problems) {
 		ps.add(ManifestsDir, 0, 0, "a controller bundle needs at least one manifest")
 	}
 	if b.Template != nil {
-		b.Definition = parseBounded(ctx, lim.EvalTimeout, b.Template, ps)
+		b.Definition = checkSource(ctx, lim, b.Template, ps)
 	}
 	if d := b.Definition; d != nil && m.Kind.valid() {
 		if d.Name != "" && d.Name != ShortName(m.Name) {
@@ -156,26 +155,18 @@ func (b *Bundle) check(ctx context.Context, lim Limits, ps *problems) {
 	}
 }
 
-// parseBounded is parseDefinition bounded by timeout, since checking a
-// template evaluates it: a template that evaluates too long is a problem
-// wrapping ErrTimeout's text, not a hang. The abandoned evaluation writes
-// only to its own problems.
-func parseBounded(ctx context.Context, timeout time.Duration, src []byte, ps *problems) *Definition {
-	type parsed struct {
-		d  *Definition
-		ps problems
-	}
-	r, err := bounded(ctx, timeout, func() (parsed, error) {
-		var own problems
-		d := parseDefinition(TemplateFile, src, &own)
-		return parsed{d, own}, nil
-	})
+// checkSource parses and checks template.cue through lim's Evaluator,
+// bounded by lim.EvalTimeout, since checking a template evaluates it: a
+// template that evaluates too long (or, in a worker process, needs too
+// much memory) is one more problem naming template.cue, not a hang.
+func checkSource(ctx context.Context, lim Limits, src []byte, ps *problems) *Definition {
+	r, err := lim.evaluator().Check(ctx, CheckRequest{File: TemplateFile, Source: src, Timeout: lim.EvalTimeout})
 	if err != nil {
 		ps.add(TemplateFile, 0, 0, "%v", err)
 		return nil
 	}
-	*ps = append(*ps, r.ps...)
-	return r.d
+	*ps = append(*ps, r.Problems...)
+	return r.Definition.definition(TemplateFile, src)
 }
 
 // sortFiles orders files by name, so that a bundle packs the same whatever

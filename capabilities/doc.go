@@ -13,7 +13,11 @@
 // one, line and column.
 //
 // [Bundle.Render] evaluates the template with parameters and a [Context]
-// in a fresh CUE context each time, bounded in time. Components yield their
+// in a fresh CUE context each time, bounded in time. Checking a template
+// and rendering it go through an [Evaluator] (Limits.Evaluator), whose
+// requests and results are plain data: nil evaluates in this process
+// ([InProcess]), while package evalproc evaluates in worker processes it
+// can kill. Components yield their
 // output and outputs; traits yield the workload with their patch merged in
 // (see the +patchKey and +patchStrategy annotations in patch.go) and their
 // outputs. [Definition.ParameterSchema] derives a JSON Schema from the
@@ -39,8 +43,11 @@
 //
 // # Caveats
 //
-// CUE evaluation cannot be interrupted: when a render passes its time
-// bound, Render returns [ErrTimeout] at once but the abandoned evaluation
-// runs on in its goroutine until it ends. The package never logs and never
-// touches the network.
+// CUE evaluation cannot be interrupted: in process, when a render passes
+// its time bound, Render returns [ErrTimeout] at once but the abandoned
+// evaluation runs on in its goroutine until it ends, and one that
+// allocates without bound ends the whole process. Servers evaluating
+// templates they do not trust set an evalproc.Pool as Limits.Evaluator.
+// [Definition.ParameterSchema] and [ParseDefinition] always evaluate in
+// process. The package never logs and never touches the network.
 package capabilities

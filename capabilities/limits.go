@@ -26,6 +26,11 @@ type Limits struct {
 	MaxFiles int
 	// EvalTimeout bounds each CUE evaluation.
 	EvalTimeout time.Duration
+	// Evaluator runs the CUE evaluations (checking template.cue, rendering);
+	// nil evaluates in this process (see InProcess), where an evaluation
+	// past EvalTimeout is abandoned but runs on. Package evalproc runs them
+	// in child processes that are killed instead.
+	Evaluator Evaluator
 }
 
 func (l Limits) withDefaults() Limits {

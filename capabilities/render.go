@@ -123,41 +123,44 @@ func SampleWorkload(name string) Object {
 }
 
 // Render evaluates the bundle's template with opts in a fresh CUE context,
-// bounded by opts.Limits.EvalTimeout. It fails with a *ValidationError whose
+// through opts.Limits.Evaluator (in this process when nil), bounded by
+// opts.Limits.EvalTimeout. It fails with a *ValidationError whose
 // problems name each parameter path that is unknown, missing or of the wrong
 // type, or each output field that does not evaluate; with an error wrapping
-// ErrTimeout when the bound passes (the evaluation is abandoned, not
-// stopped); and with ErrInvalid for a bundle without a template.
+// ErrTimeout when the bound passes (in process, the evaluation is
+// abandoned, not stopped); with ctx's error when ctx ends first; with
+// ErrInvalid for a bundle without a template; and as the Evaluator
+// fails otherwise (package evalproc: ErrTooLarge for an evaluation that
+// needs more memory than its worker may have).
 func (b *Bundle) Render(ctx context.Context, opts RenderOptions) (*Rendered, error) {
 	if b.Definition == nil {
 		return nil, fmt.Errorf("%s: %w: a %s bundle has no template to render", b.Metadata.Name, ErrInvalid, b.Metadata.Kind)
 	}
 	opts.Context = opts.Context.withDefaults(b.Metadata.Name)
 	lim := opts.Limits.withDefaults()
-	return bounded(ctx, lim.EvalTimeout, func() (*Rendered, error) { return b.Definition.render(opts) })
+	return lim.evaluator().Render(ctx, b.Definition.renderRequest(opts, lim.EvalTimeout))
 }
 
 // bounded runs fn, returning early when ctx ends or timeout passes. CUE
 // evaluation cannot be interrupted, so an abandoned fn runs on to its end.
+// Without a timeout fn runs in the calling goroutine, to its end. A panic
+// in fn is an error wrapping ErrInvalid.
 func bounded[T any](ctx context.Context, timeout time.Duration, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err // start no evaluation for a context already done
 	}
+	if timeout <= 0 {
+		return recovered(fn)
+	}
+	type result struct {
+		v   T
+		err error
+	}
 	done := make(chan result, 1)
 	go func() {
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r.err = fmt.Errorf("%w: evaluation failed: %v", ErrInvalid, p)
-			}
-			done <- r
-		}()
-		r.v, r.err = fn()
+		v, err := recovered(fn)
+		done <- result{v, err}
 	}()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -169,6 +172,16 @@ func bounded[T any](ctx context.Context, timeout time.Duration, fn func() (T, er
 	case <-ctx.Done():
 		return zero, ctx.Err()
 	}
+}
+
+// recovered runs fn, turning a panic into an error wrapping ErrInvalid.
+func recovered[T any](fn func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: evaluation failed: %v", ErrInvalid, p)
+		}
+	}()
+	return fn()
 }
 
 func (d *Definition) render(opts RenderOptions) (*Rendered, error) {

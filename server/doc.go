@@ -41,7 +41,10 @@
 // principal without the scope gets PermissionDenied naming the scope it
 // needs (in /v2/, 401 UNAUTHORIZED with a Basic challenge and 403 DENIED).
 // Logs name the principal, never its credential. /healthz and
-// /openapi.json stay open.
+// /openapi.json stay open. With an auth.Reloader as Config.Tokens, each
+// request is checked against the tokens in place when it starts: a token
+// removed by a reload is refused from the next request on, while streams
+// it opened before run to their end.
 //
 // # Limits
 //
@@ -52,8 +55,13 @@
 // instead of holding a stream open in a queue. Config.RateLimit bounds
 // each token's requests a second (token buckets, bursts of RateBurst):
 // over it, a call is ResourceExhausted with a RetryInfo naming the wait,
-// and a /v2/ request is 429 TOOMANYREQUESTS with Retry-After. Calls
-// without a token are not rate-limited.
+// and a /v2/ request is 429 TOOMANYREQUESTS with Retry-After. With
+// tokens, Config.AnonymousRateLimit bounds the calls without one, with
+// the same answers, by client address: an IPv4 address or an IPv6 /64,
+// from the gRPC peer or the HTTP request; the REST gateway passes on its
+// HTTP client's address in metadata vouched for by a secret of the
+// Server, and X-Forwarded-For is never trusted. Health checks and
+// reflection are never limited, nor is a server without tokens.
 //
 // # Resource names
 //
@@ -116,9 +124,11 @@
 // RenderTemplate unpacks the version's bundle (kept in a small LRU cache by
 // manifest digest) and renders it with the request's parameters, context
 // and workload. Problems with parameters are InvalidArgument, each naming
-// its parameter path. A render past Config.Limits.EvalTimeout is
-// ResourceExhausted: the time is the server's budget, while
-// DeadlineExceeded stays the caller's own deadline.
+// its parameter path. A render past Config.Limits.EvalTimeout, or (in a
+// worker process) past its memory limit, is ResourceExhausted: the time
+// and memory are the server's budget, while DeadlineExceeded stays the
+// caller's own deadline. Publishing, the same template is InvalidArgument
+// with a problem naming template.cue.
 //
 // # Errors
 //
@@ -132,12 +142,20 @@
 //
 // # Caveats
 //
-// CUE evaluation cannot be interrupted. Config.MaxConcurrentEvals bounds
-// the evaluations the server starts (validating a publish, loading and
-// rendering a bundle), but a render that passes its time bound or whose
-// caller goes away returns at once and frees its slot while the abandoned
-// evaluation runs on to its end; a flood of slow templates can therefore
-// still keep more goroutines busy than the bound.
+// CUE evaluation cannot be interrupted. With Config.Limits.Evaluator an
+// evalproc.Pool (as in capd), every evaluation runs in a worker process
+// that is killed when it passes its time bound or its caller goes away,
+// and whose memory is capped: an evaluation holds its slot, of
+// Config.MaxConcurrentEvals and of the pool's Workers, until its worker
+// is idle again or dead, so runaway evaluations count against the bound
+// and one that needs too much memory dies alone. Without an Evaluator,
+// evaluations run in the server's process: a render that passes its time
+// bound or whose caller goes away returns at once and frees its slot
+// while the abandoned evaluation runs on to its end (or, allocating
+// without bound, ends the whole process), so a flood of slow templates
+// can keep more goroutines busy than the bound. Either way, packing a
+// published bundle derives its parameter schema from the template in the
+// server's process, once the template has passed its check.
 //
 // A publish holds the whole bundle in memory while it is validated: at
 // most Limits.MaxBundleSize per concurrent publish.

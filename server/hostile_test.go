@@ -48,6 +48,11 @@ const (
 	// hostileEvalTimeout is the server's CUE budget in these tests: short,
 	// so that templates built to run long are cut off soon.
 	hostileEvalTimeout = time.Second
+	// hostileEvalWorkers and hostileEvalMemory bound the server's CUE
+	// evaluations, which run in worker processes as in capd: a template
+	// built to run long is killed, one built to take memory dies alone.
+	hostileEvalWorkers = 2
+	hostileEvalMemory  = 512 << 20
 	// hostileKnownEnv, when set, runs the cases marked known too, to see
 	// whether a bug is fixed.
 	hostileKnownEnv = "CAPCENTER_HOSTILE_KNOWN"
@@ -64,8 +69,9 @@ type hostileCase struct {
 	// Known, when set, is why capd does not answer as Want says yet: the
 	// case is skipped with that reason (see hostileKnownEnv).
 	Known string `json:"known,omitempty"`
-	// Last runs the case after all others: it leaves an abandoned CUE
-	// evaluation running, which would slow the cases after it.
+	// Last runs the case after all others: it runs CUE to the end of the
+	// server's budget, which, were evaluations in process, would leave an
+	// abandoned evaluation running and slow the cases after it.
 	Last bool `json:"last,omitempty"`
 	// Input is the door's input: see publishInput, httpRequest, v2Input,
 	// renderInput, resolveInput, signInput and listInput.
@@ -248,6 +254,17 @@ func TestHostile(t *testing.T) {
 			env.run(t, c)
 		})
 	}
+	// After every hostile evaluation was killed or died, the server
+	// still evaluates, in fresh workers.
+	params, err := structpb.NewStruct(map[string]any{"image": "nginx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.h.client.RenderTemplate(ctx(t), &capcenterv1.RenderTemplateRequest{
+		Name: "capabilities/worker/versions/1.0.0", Parameters: params,
+	}); err != nil {
+		t.Errorf("render after the hostile cases: %v", err)
+	}
 }
 
 // loadHostileCases reads and checks every case file.
@@ -311,7 +328,13 @@ func strictJSON(data []byte, v any) error {
 // and the slowcue fixture.
 func newHostileEnv(t *testing.T) *hostileEnv {
 	t.Helper()
-	h := newHarness(t, Config{Limits: capabilities.Limits{EvalTimeout: hostileEvalTimeout}})
+	h := newHarness(t, Config{
+		Limits: capabilities.Limits{
+			EvalTimeout: hostileEvalTimeout,
+			Evaluator:   newEvalPool(t, hostileEvalWorkers, hostileEvalMemory),
+		},
+		MaxConcurrentEvals: hostileEvalWorkers,
+	})
 	env := &hostileEnv{h: h, storeDir: findStoreDir(t), packed: map[string]packed{}, client: &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}

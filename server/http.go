@@ -42,7 +42,8 @@ const downloadVerb = ":download"
 //
 // The gateway and the download pass the request's Authorization header
 // to conn as gRPC metadata, so the interceptors check them as they check
-// gRPC calls.
+// gRPC calls, and the client's address, so that the rate of callers
+// without a token is theirs, not the gateway's (see clientaddr.go).
 //
 // ctx bounds nothing but the registration; requests use their own
 // contexts. It fails when the gateway cannot be registered or the upload
@@ -56,6 +57,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn grpc.ClientConnInterface)
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 			},
 		}),
+		runtime.WithMetadata(s.gatewayMetadata),
 	)
 	if err := capcenterv1.RegisterCapabilityServiceHandlerClient(ctx, gw, client); err != nil {
 		return nil, err
@@ -64,6 +66,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn grpc.ClientConnInterface)
 	health := healthpb.NewHealthClient(conn)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		r = withoutClientHeaders(r)
 		if !utf8.ValidString(r.URL.Path) {
 			// The gateway would hand the bytes to protobuf, which refuses
 			// them as an internal error.
@@ -102,7 +105,7 @@ func (s *Server) HTTPHandler(ctx context.Context, conn grpc.ClientConnInterface)
 		// such a name instead.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
-				reg.ServeHTTP(w, r)
+				reg.ServeHTTP(w, r.WithContext(withHTTPClient(r.Context(), r.RemoteAddr)))
 				return
 			}
 			mux.ServeHTTP(w, r)

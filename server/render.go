@@ -17,8 +17,8 @@ import (
 // for parameters that do not fit the template (each problem naming its
 // parameter path) and for a bundle with no template; NotFound for an
 // unknown version; ResourceExhausted when the evaluation runs past the
-// server's time bound. Renders wait for a free evaluation slot (see
-// Config.MaxConcurrentEvals).
+// server's time bound or, in a worker process, its memory limit. Renders
+// wait for a free evaluation slot (see Config.MaxConcurrentEvals).
 func (s *Server) RenderTemplate(ctx context.Context, req *capcenterv1.RenderTemplateRequest) (*capcenterv1.RenderTemplateResponse, error) {
 	if err := s.allowRead(ctx); err != nil {
 		return nil, err
@@ -40,7 +40,9 @@ func (s *Server) RenderTemplate(ctx context.Context, req *capcenterv1.RenderTemp
 		return nil, err
 	}
 	r, err := b.Render(ctx, opts)
-	s.evals.release() // an abandoned evaluation runs on: see doc.go, Caveats
+	// With a worker pool, Render returns once a runaway worker is dead; in
+	// process, an abandoned evaluation runs on: see doc.go, Caveats.
+	s.evals.release()
 	if err != nil {
 		return nil, err
 	}

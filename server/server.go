@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/signature"
 	capcenterv1 "github.com/capcenter/capcenter/proto/capcenter/v1"
-	"github.com/capcenter/capcenter/server/auth"
 	"github.com/capcenter/capcenter/store"
 )
 
@@ -50,11 +50,13 @@ type Config struct {
 	// Limits bound every bundle published or rendered: MaxBundleSize (the
 	// sum of the config and layer sizes) is enforced on the publish header,
 	// before any content is read. Zero fields take the capabilities
-	// defaults.
+	// defaults. Limits.Evaluator runs the CUE evaluations: nil, in the
+	// server's process; capd sets an evalproc.Pool of worker processes.
 	Limits capabilities.Limits
 	// MaxConcurrentEvals bounds how many CUE evaluations (validating a
 	// published bundle, loading or rendering one) run at once; the default
-	// is GOMAXPROCS.
+	// is GOMAXPROCS. With an evalproc.Pool as Limits.Evaluator, make it the
+	// pool's Workers (see doc.go, Caveats).
 	MaxConcurrentEvals int
 	// BundleCacheSize is how many unpacked bundles to keep for rendering;
 	// the default is DefaultBundleCacheSize, a negative value disables the
@@ -79,8 +81,11 @@ type Config struct {
 	// Tokens, when set, turns on authentication: every call but health
 	// and reflection, through every door (gRPC, REST, download, /v2/),
 	// is checked against the scopes of the caller's token (see doc.go).
-	// Nil, nothing is checked.
-	Tokens *auth.Tokens
+	// Nil, nothing is checked. An *auth.Reloader changes the tokens while
+	// the server runs: each request is checked against the tokens of the
+	// moment it starts. A nil *auth.Tokens set here turns authentication
+	// on with no token known.
+	Tokens Authenticator
 	// AnonymousRead lets calls without a token read (get, list, search,
 	// pull, render, resolve, download, /v2/ pulls) when Tokens is set.
 	AnonymousRead bool
@@ -91,6 +96,15 @@ type Config struct {
 	// not limited by it.
 	RateLimit float64
 	RateBurst int
+	// AnonymousRateLimit bounds, when Tokens is set, the requests a second
+	// of the callers without a token, by client address (an IPv4 address,
+	// an IPv6 /64; the REST gateway passes on its HTTP client's, never
+	// X-Forwarded-For), with bursts of AnonymousRateBurst (default twice
+	// the rate); the answers are those of RateLimit. Zero means no limit.
+	// At most 16384 addresses are tracked: the least recently seen is
+	// forgotten first.
+	AnonymousRateLimit float64
+	AnonymousRateBurst int
 	// MaxConcurrentPublishes bounds the publishes (PublishBundle and /v2/
 	// bundle pushes) in flight; one more is ResourceExhausted at once
 	// rather than queued, so a client retries instead of holding a stream
@@ -116,9 +130,13 @@ type Server struct {
 	uploadDir   string
 	allowDelete bool
 
-	tokens        *auth.Tokens
-	anonymousRead bool
-	rates         *rateLimiter
+	tokens         Authenticator
+	anonymousRead  bool
+	rates          *rateLimiter
+	anonymousRates *rateLimiter
+	// gatewaySecret vouches for the client address the REST gateway
+	// passes on (see clientaddr.go).
+	gatewaySecret string
 	publishes     semaphore
 }
 
@@ -162,8 +180,10 @@ func New(cfg Config) (*Server, error) {
 		previous: cfg.PreviousCertificates, uploadDir: cfg.UploadDir, allowDelete: cfg.AllowDelete,
 
 		tokens: cfg.Tokens, anonymousRead: cfg.AnonymousRead,
-		rates:     newRateLimiter(cfg.RateLimit, cfg.RateBurst),
-		publishes: make(semaphore, publishes),
+		rates:          newRateLimiter(cfg.RateLimit, cfg.RateBurst, maxRateBuckets),
+		anonymousRates: newRateLimiter(cfg.AnonymousRateLimit, cfg.AnonymousRateBurst, maxRateBuckets),
+		gatewaySecret:  rand.Text(),
+		publishes:      make(semaphore, publishes),
 	}, nil
 }
 

@@ -16,7 +16,8 @@ import (
 // config is what capd runs with: flags, each falling back to an
 // environment variable, then to a default.
 type config struct {
-	// command is "serve", "reindex", "gc", "keys" or "token" (create);
+	// command is "serve", "reindex", "gc", "keys", "token" (create) or
+	// "eval-worker" (hidden);
 	// keysAction is "init" or "rotate".
 	command         string
 	keysAction      string
@@ -36,10 +37,16 @@ type config struct {
 	// anonymousRead lets reads through without a token.
 	tokens        string
 	anonymousRead bool
-	// rateLimit is each token's requests a second (0: none); maxPublishes
-	// the publishes in flight (0: the server's default).
-	rateLimit    float64
-	maxPublishes int
+	// rateLimit is each token's requests a second (0: none),
+	// anonymousRateLimit each client address's without a token;
+	// maxPublishes the publishes in flight (0: the server's default).
+	rateLimit          float64
+	anonymousRateLimit float64
+	maxPublishes       int
+	// evalWorkers bounds the CUE evaluations, each in a worker process
+	// (0: in capd's own); evalMemory is each worker's memory.
+	evalWorkers int
+	evalMemory  byteSize
 	// tokenName and tokenScopes describe the token `capd token create`
 	// makes.
 	tokenName   string
@@ -63,6 +70,12 @@ const (
 func parseArgs(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	cfg := config{command: "serve", maxBundleSize: capabilities.DefaultMaxBundleSize}
 	switch {
+	case len(args) > 0 && args[0] == evalWorkerCommand:
+		// Hidden: capd starts it itself, and it reads no flag or variable.
+		if len(args) > 1 {
+			return cfg, fmt.Errorf("%s takes no arguments", evalWorkerCommand)
+		}
+		return config{command: evalWorkerCommand}, nil
 	case len(args) > 0 && args[0] == "reindex":
 		cfg.command, args = "reindex", args[1:]
 	case len(args) > 0 && args[0] == "gc":
@@ -171,6 +184,9 @@ func serveFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 		"the PEM private key to sign published versions with; default DATA/keys/signing.key, created on first start (env CAPD_SIGNING_KEY)")
 	fs.StringVar(&cfg.signingCert, "signing-cert", env("CAPD_SIGNING_CERT", ""),
 		"the PEM certificate chain of --signing-key, leaf first, ending with its root CA (env CAPD_SIGNING_CERT)")
+	if err := evalFlags(fs, cfg, env); err != nil {
+		return err
+	}
 	tlsFlags(fs, cfg, env)
 	return tokenFlags(fs, cfg, env)
 }

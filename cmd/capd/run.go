@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,14 +19,21 @@ import (
 	"github.com/capcenter/capcenter/capabilities"
 	"github.com/capcenter/capcenter/capabilities/signature"
 	"github.com/capcenter/capcenter/server"
+	"github.com/capcenter/capcenter/server/auth"
 	"github.com/capcenter/capcenter/store/embedded"
 )
 
 // run runs the command cfg names until ctx ends. Logs go to stderr as
 // text; stdout gets the addresses (serve), a summary (reindex, gc) or the new
-// token (token create). It fails when the token file or the store cannot
-// be read, an address cannot be bound, or a server stops on its own.
+// token (token create); eval-worker serves evaluations on stdin and
+// stdout (see evalWorker). While serving with a token file, SIGHUP reads it
+// again (see reloadOnHangup). It fails when the token file or the store
+// cannot be read, an address cannot be bound, or a server stops on its
+// own.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	if cfg.command == evalWorkerCommand {
+		return evalWorker(stdout)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if cfg.command == "keys" {
 		return keysCommand(cfg, stdout)
@@ -47,16 +57,29 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.command == "gc" {
 		return gc(ctx, st, cfg.data, cfg.gc, stdout)
 	}
+	if cfg.evalWorkers != 0 {
+		pool, err := evalPool(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		limits.Evaluator = pool
+	}
 	signer, previous, err := loadSigner(cfg, log)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{
+	srvCfg := server.Config{
 		Store: st, Logger: log, Limits: limits, Signer: signer, PreviousCertificates: previous,
 		UploadDir: filepath.Join(cfg.data, "uploads"), AllowDelete: cfg.allowDelete,
-		Tokens: tokens, AnonymousRead: cfg.anonymousRead,
-		RateLimit: cfg.rateLimit, MaxConcurrentPublishes: cfg.maxPublishes,
-	})
+		AnonymousRead: cfg.anonymousRead, RateLimit: cfg.rateLimit, AnonymousRateLimit: cfg.anonymousRateLimit,
+		MaxConcurrentPublishes: cfg.maxPublishes, MaxConcurrentEvals: cfg.evalWorkers,
+	}
+	if tokens != nil { // a nil *auth.Reloader in the interface would turn authentication on
+		srvCfg.Tokens = tokens
+		defer reloadOnHangup(tokens, log)()
+	}
+	srv, err := server.New(srvCfg)
 	if err != nil {
 		return err
 	}
@@ -66,6 +89,23 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	return serve(ctx, cfg, srv, signature.Fingerprint(signer.KeyPair().Root()), stdout, log)
+}
+
+// reloadOnHangup reads the token file again on every SIGHUP (see
+// reloadTokens) until the function it returns is called.
+func reloadOnHangup(tokens *auth.Reloader, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reloadTokens(hup, tokens, log)
+	}()
+	return func() {
+		signal.Stop(hup) // no signal reaches hup after this
+		close(hup)
+		<-done
+	}
 }
 
 // serve binds both addresses, prints them, and serves until ctx ends, then

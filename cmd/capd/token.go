@@ -31,6 +31,12 @@ func tokenFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 	}
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", rateLimit,
 		"with --tokens, the requests a second each token may make, in bursts of twice that; 0 for no limit (env CAPD_RATE_LIMIT)")
+	anonLimit, err := strconv.ParseFloat(env("CAPD_ANONYMOUS_RATE_LIMIT", strconv.FormatFloat(defaultAnonymousRateLimit, 'g', -1, 64)), 64)
+	if err != nil || anonLimit < 0 {
+		return fmt.Errorf("CAPD_ANONYMOUS_RATE_LIMIT: want requests a second, at least 0: %q", env("CAPD_ANONYMOUS_RATE_LIMIT", ""))
+	}
+	fs.Float64Var(&cfg.anonymousRateLimit, "anonymous-rate-limit", anonLimit,
+		"with --tokens, the requests a second each client address (IPv4 address, IPv6 /64) may make without a token, in bursts of twice that; 0 for no limit (env CAPD_ANONYMOUS_RATE_LIMIT)")
 	publishes, err := strconv.Atoi(env("CAPD_MAX_CONCURRENT_PUBLISHES", "0"))
 	if err != nil || publishes < 0 {
 		return fmt.Errorf("CAPD_MAX_CONCURRENT_PUBLISHES: want a count, at least 0: %q", env("CAPD_MAX_CONCURRENT_PUBLISHES", ""))
@@ -40,8 +46,13 @@ func tokenFlags(fs *flag.FlagSet, cfg *config, env func(name, def string) string
 	return nil
 }
 
-// defaultRateLimit is the requests a second a token may make by default.
-const defaultRateLimit = 100
+// Default request rates: a token's, and a client address's without one
+// (a person browsing or an OCI client pulling a few bundles stays well
+// under it; a crawler does not).
+const (
+	defaultRateLimit          = 100
+	defaultAnonymousRateLimit = 20
+)
 
 // scopeList is a repeatable --scope flag.
 type scopeList []string
@@ -131,23 +142,36 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	return os.Rename(f.Name(), path)
 }
 
-// loadTokens reads the token file cfg names; nil without one. It fails
-// when the file cannot be read or is not a valid token file.
-func loadTokens(cfg config, log *slog.Logger) (*auth.Tokens, error) {
+// loadTokens reads the token file cfg names, which reloadTokens reads
+// again; nil without one. It fails when the file cannot be read or is not
+// a valid token file.
+func loadTokens(cfg config, log *slog.Logger) (*auth.Reloader, error) {
 	if cfg.tokens == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(cfg.tokens)
+	tokens, err := auth.NewReloader(cfg.tokens)
 	if err != nil {
 		return nil, fmt.Errorf("--tokens: %w", err)
-	}
-	tokens, err := auth.ParseTokens(data)
-	if err != nil {
-		return nil, fmt.Errorf("--tokens %s: %w", cfg.tokens, err)
 	}
 	if cfg.allowDelete {
 		log.Warn("--allow-delete is ignored with --tokens: deleting capability versions needs a token with the admin scope")
 	}
-	log.Info("authentication on", "tokens", tokens.Len(), "anonymous_read", cfg.anonymousRead)
+	log.Info("authentication on", "tokens", tokens.Tokens().Len(), "anonymous_read", cfg.anonymousRead)
 	return tokens, nil
+}
+
+// reloadTokens reads the token file of tokens again each time hup
+// receives, until hup is closed, and logs how it went: the number of
+// tokens now in use, or why the file was refused (naming the file and
+// the line) and the tokens read before kept. It never logs a token or a
+// hash.
+func reloadTokens(hup <-chan os.Signal, tokens *auth.Reloader, log *slog.Logger) {
+	for range hup {
+		t, err := tokens.Reload()
+		if err != nil {
+			log.Error("token file not reloaded", "error", err)
+			continue
+		}
+		log.Info("token file reloaded", "file", tokens.Path(), "tokens", t.Len())
+	}
 }

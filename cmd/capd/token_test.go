@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +40,15 @@ func TestParseTokenArgs(t *testing.T) {
 		{"token create without a file", []string{"token", "create", "--name", "ci", "--scope", "read"}, nil, nil, "--file"},
 		{"token create with a bad scope", []string{"token", "create", "--name", "ci", "--scope", "write", "--file", "f"}, nil, nil, `scope "write"`},
 		{"token create takes no serve flags", []string{"token", "create", "--tokens", "f"}, nil, nil, "tokens"},
+		{"rate limits by default", nil, nil,
+			func(c config) bool {
+				return c.rateLimit == defaultRateLimit && c.anonymousRateLimit == defaultAnonymousRateLimit
+			}, ""},
+		{"anonymous rate limit flag", []string{"--anonymous-rate-limit", "0"}, nil,
+			func(c config) bool { return c.anonymousRateLimit == 0 }, ""},
+		{"anonymous rate limit env", nil, map[string]string{"CAPD_ANONYMOUS_RATE_LIMIT": "2.5"},
+			func(c config) bool { return c.anonymousRateLimit == 2.5 }, ""},
+		{"negative anonymous rate limit", nil, map[string]string{"CAPD_ANONYMOUS_RATE_LIMIT": "-1"}, nil, "CAPD_ANONYMOUS_RATE_LIMIT"},
 	}
 	runParseCases(t, tests)
 }
@@ -163,4 +173,68 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestReloadTokens sends reloadTokens a good file, a bad one and a good
+// one again: the tokens follow the good files, the bad one is refused
+// with its file and line in the log, and the log never holds a token or
+// a hash.
+func TestReloadTokens(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "tokens.yaml")
+	first, err := createTokenFor(t, file, "first", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.NewReloader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(syncBuffer)
+	hup := make(chan os.Signal)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reloadTokens(hup, tokens, slog.New(slog.NewTextHandler(logs, nil)))
+	}()
+	second, err := createTokenFor(t, file, "second", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hup <- syscall.SIGHUP
+	waitLog(t, logs, "tokens=2")
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, append(good, "  - oops\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup <- syscall.SIGHUP
+	close(hup)
+	<-done
+	if p, err := tokens.Authenticate("Bearer " + second); err != nil || p.Name != "second" {
+		t.Errorf("after a good reload and a bad one, the added token: %v, %v", p, err)
+	}
+	l := logs.String()
+	for _, want := range []string{"token file reloaded", "tokens=2", "token file not reloaded", file + ": line ", "stay in use"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("the log lacks %q:\n%s", want, l)
+		}
+	}
+	for _, secret := range []string{first, second, auth.Hash(first), auth.Hash(second)} {
+		if strings.Contains(l, secret) {
+			t.Errorf("the log holds a token or a hash:\n%s", l)
+		}
+	}
+}
+
+// waitLog waits for logs to hold want, failing t after a while.
+func waitLog(t *testing.T, logs *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log lacks %q:\n%s", want, logs)
+		}
+	}
 }

@@ -16,6 +16,7 @@
 // acknowledged version survives whole and that reindex and gc agree;
 // TestLoad runs 50 readers and 8 writers for -load.duration (60 s, 5 s with
 // -short) and checks that no call fails and no acknowledged write is lost.
+// TestTokenReload replaces capd's token file and sends it SIGHUP.
 //
 // The benchmarks (run by `make bench`) put each figure beside the same work
 // done by a peer, the distribution registry driven by oras-go and the oras

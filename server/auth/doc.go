@@ -53,9 +53,19 @@
 // it does not know. The server maps them to Unauthenticated and
 // PermissionDenied, or in the OCI API to 401 and 403.
 //
+// # Reloading
+//
+// A Reloader holds a token file's Tokens and reads the file again on
+// Reload (capd calls it on SIGHUP), swapping the whole set at once: a
+// file that fails to read or parse changes nothing, and the error says
+// so, naming the file and the line. A token removed from the file is
+// refused by the first Authenticate after the Reload; what a caller was
+// allowed to start before it, a stream say, is not taken back.
+//
 // # Caveats
 //
-// The file is read once, when capd starts: a token added or removed
-// takes effect at the next start. A token is only as secret as the
-// channel it travels: without TLS it crosses the network in clear text.
+// A token is only as secret as the channel it travels: without TLS it
+// crosses the network in clear text. An error about a hash that is a
+// token (it starts with TokenPrefix) does not repeat it: errors end up
+// in logs.
 package auth

@@ -237,7 +237,13 @@ func nameField(where string, n *yaml.Node) (string, error) {
 
 func hashField(where string, n *yaml.Node) (string, error) {
 	s, err := str(where, n)
-	if err == nil && !isHash(s) {
+	switch {
+	case err != nil || isHash(s):
+	case strings.HasPrefix(s, TokenPrefix):
+		// A token pasted in place of its hash: never repeat it, errors
+		// are logged.
+		err = invalid(n, "%s: a token, not its hash; want the SHA-256 of the token, and this token is no longer secret", where)
+	default:
 		err = invalid(n, "%s: %s is not 64 lower-case hex digits (the SHA-256 of the token)", where, strconv.QuoteToASCII(clip(s)))
 	}
 	return s, err
