@@ -37,6 +37,10 @@ type Definition struct {
 
 	file string // name for positions
 	src  []byte // template.cue as written; re-parsed for every evaluation
+	// schema is the parameter schema the check of src derived, which
+	// ParameterSchema returns without evaluating again; nil when the
+	// definition did not come from a check.
+	schema *Schema
 }
 
 // contextSchema declares the render-time context a KubeVela template may

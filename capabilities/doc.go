@@ -48,6 +48,7 @@
 // evaluation runs on in its goroutine until it ends, and one that
 // allocates without bound ends the whole process. Servers evaluating
 // templates they do not trust set an evalproc.Pool as Limits.Evaluator.
-// [Definition.ParameterSchema] and [ParseDefinition] always evaluate in
-// process. The package never logs and never touches the network.
+// [ParseDefinition], and [Definition.ParameterSchema] of what it returns,
+// evaluate in process; a bundle's definition carries the schema its
+// Evaluator derived. The package never logs and never touches the network.
 package capabilities

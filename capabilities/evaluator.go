@@ -1,7 +1,9 @@
 package capabilities
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -16,7 +18,8 @@ import (
 // when ctx ends first.
 type Evaluator interface {
 	// Check parses and checks template.cue source as [ParseDefinition]
-	// does, returning the problems found rather than failing with them.
+	// does, returning the problems found rather than failing with them,
+	// and derives the parameter schema of source without problems.
 	// It fails only when the evaluation could not run to its end.
 	Check(ctx context.Context, req CheckRequest) (*CheckResult, error)
 	// Render renders a definition as [Bundle.Render] does, and fails as it
@@ -54,6 +57,29 @@ type CheckedDefinition struct {
 	Annotations map[string]string `json:"annotations"`
 	Attributes  map[string]any    `json:"attributes"`
 	Template    string            `json:"template"`
+	// Schema is the parameter schema, derived when the source has no
+	// problems, so that packing a bundle needs no evaluation of its own;
+	// PropertyOrder is the declared order of its properties by JSON
+	// Pointer, which Schema's JSON form leaves out.
+	Schema        *Schema             `json:"schema,omitempty"`
+	PropertyOrder map[string][]string `json:"propertyOrder,omitempty"`
+}
+
+// UnmarshalJSON decodes c as its JSON form, with numbers as json.Number as
+// everywhere in the package, and gives its Schema back what that form
+// loses (see PropertyOrder), so that a decoded CheckedDefinition equals
+// the one encoded.
+func (c *CheckedDefinition) UnmarshalJSON(data []byte) error {
+	type plain CheckedDefinition // without this method
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode((*plain)(c)); err != nil {
+		return err
+	}
+	if c.Schema != nil {
+		c.Schema.restore(c.PropertyOrder)
+	}
+	return nil
 }
 
 // A RenderRequest asks for a definition to be rendered: its source and
@@ -90,7 +116,16 @@ func (InProcess) Check(ctx context.Context, req CheckRequest) (*CheckResult, err
 	return bounded(ctx, req.Timeout, func() (*CheckResult, error) {
 		var ps problems
 		d := parseDefinition(req.File, req.Source, &ps)
-		return &CheckResult{Definition: d.checked(), Problems: ps}, nil
+		c := d.checked()
+		if c != nil && len(ps) == 0 {
+			s, err := d.ParameterSchema()
+			if err != nil {
+				ps.add(req.File, 0, 0, "parameter schema: %v", err)
+			} else {
+				c.Schema, c.PropertyOrder = s, s.propertyOrders()
+			}
+		}
+		return &CheckResult{Definition: c, Problems: ps}, nil
 	})
 }
 
@@ -133,7 +168,7 @@ func (c *CheckedDefinition) definition(file string, src []byte) *Definition {
 	return &Definition{
 		Name: c.Name, Type: c.Type, Description: c.Description,
 		Labels: c.Labels, Annotations: c.Annotations, Attributes: c.Attributes,
-		Template: c.Template, file: file, src: src,
+		Template: c.Template, file: file, src: src, schema: c.Schema,
 	}
 }
 

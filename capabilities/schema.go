@@ -2,6 +2,7 @@ package capabilities
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -13,6 +14,12 @@ import (
 // maxSchemaDepth bounds how deep ParameterSchema follows nested structs, so
 // that recursive or hostile parameter blocks still yield a schema.
 const maxSchemaDepth = 32
+
+// maxSchemaNodes bounds how many schemas ParameterSchema derives for one
+// parameter block: a block whose structs refer to others twice over
+// doubles at each level, and would take CUE moments to check but ages to
+// describe.
+const maxSchemaNodes = 20000
 
 // A Schema is the JSON Schema (draft 2020-12 subset) of a template's
 // parameters.
@@ -75,17 +82,38 @@ func (s *Schema) TypeString() string {
 
 // ParameterSchema derives the JSON Schema of the template's parameter block:
 // types, defaults, enums, bounds, required fields (neither optional nor
-// defaulted) and descriptions from `// +usage=` comments.
+// defaulted) and descriptions from `// +usage=` comments. A definition
+// from Load or Unpack returns the schema its Evaluator derived while
+// checking it; any other (ParseDefinition's) evaluates in this process.
+// It fails when the template does not compile.
 func (d *Definition) ParameterSchema() (*Schema, error) {
+	if d.schema != nil {
+		return d.schema, nil
+	}
 	v, err := d.compile(cuecontext.New())
 	if err != nil {
 		return nil, err
 	}
-	return schemaOf(v.LookupPath(cue.ParsePath("parameter")), 0), nil
+	var b schemaBuilder
+	s := b.schemaOf(v.LookupPath(cue.ParsePath("parameter")), 0)
+	if b.nodes > maxSchemaNodes {
+		return nil, fmt.Errorf("parameter: %w: more than %d fields and types to describe", ErrTooLarge, maxSchemaNodes)
+	}
+	return s, nil
 }
 
-func schemaOf(v cue.Value, depth int) *Schema {
+// schemaBuilder derives schemas, counting them against maxSchemaNodes.
+type schemaBuilder struct {
+	nodes int
+}
+
+// schemaOf derives the schema of v, at depth below the parameter block;
+// past maxSchemaNodes it returns empty schemas at once.
+func (b *schemaBuilder) schemaOf(v cue.Value, depth int) *Schema {
 	s := &Schema{}
+	if b.nodes++; b.nodes > maxSchemaNodes {
+		return s
+	}
 	if d, ok := v.Default(); ok && d.IsConcrete() {
 		if data, err := jsonValue(d); err == nil {
 			s.Default = data
@@ -102,10 +130,10 @@ func schemaOf(v cue.Value, depth int) *Schema {
 	}
 	switch kind {
 	case cue.StructKind:
-		structSchema(v, s, depth)
+		b.structSchema(v, s, depth)
 	case cue.ListKind:
 		if items, ok := listItems(v); ok {
-			s.Items = schemaOf(items, depth+1)
+			s.Items = b.schemaOf(items, depth+1)
 		}
 	}
 	return s
@@ -145,17 +173,18 @@ func listItems(v cue.Value) (cue.Value, bool) {
 	return cue.Value{}, false
 }
 
-func structSchema(v cue.Value, s *Schema, depth int) {
+// structSchema fills s, the schema of struct v, with v's fields.
+func (b *schemaBuilder) structSchema(v cue.Value, s *Schema, depth int) {
 	if ap := v.LookupPath(cue.MakePath(cue.AnyString)); ap.Exists() {
-		s.AdditionalProperties = schemaOf(ap, depth+1)
+		s.AdditionalProperties = b.schemaOf(ap, depth+1)
 	}
 	it, err := v.Fields(cue.Optional(true))
 	if err != nil {
 		return
 	}
-	for it.Next() {
+	for it.Next() && b.nodes <= maxSchemaNodes {
 		name := it.Selector().Unquoted()
-		fs := schemaOf(it.Value(), depth+1)
+		fs := b.schemaOf(it.Value(), depth+1)
 		fs.Description = usageOf(it.Value().Doc())
 		optional := it.Selector().ConstraintType() == cue.OptionalConstraint
 		if op, _ := it.Value().Expr(); optional && op != cue.OrOp {
@@ -278,4 +307,67 @@ func usageOf(doc []*ast.CommentGroup) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// propertyOrders returns the declared order of the properties of s and of
+// every schema within it, keyed by the schema's JSON Pointer from s ("" for
+// s itself): what s's JSON form leaves out.
+func (s *Schema) propertyOrders() map[string][]string {
+	orders := map[string][]string{}
+	s.walk("", func(ptr string, t *Schema) {
+		if len(t.order) > 0 {
+			orders[ptr] = t.order
+		}
+	})
+	return orders
+}
+
+// restore gives s and the schemas within it back what their JSON form
+// loses: the property orders propertyOrders returned, and a list of type
+// names as the []string ParameterSchema makes. An order that does not name
+// exactly a schema's properties is ignored: that schema's names stay
+// sorted.
+func (s *Schema) restore(orders map[string][]string) {
+	s.walk("", func(ptr string, t *Schema) {
+		if list, ok := t.Type.([]any); ok {
+			names := make([]string, 0, len(list))
+			for _, v := range list {
+				if name, ok := v.(string); ok {
+					names = append(names, name)
+				}
+			}
+			if len(names) == len(list) {
+				t.Type = names
+			}
+		}
+		o, ok := orders[ptr]
+		if !ok || len(o) != len(t.Properties) {
+			return
+		}
+		for _, name := range o {
+			if _, ok := t.Properties[name]; !ok {
+				return
+			}
+		}
+		t.order = o
+	})
+}
+
+// walk calls fn with s and every schema within it, each with its JSON
+// Pointer from s, whose start is ptr.
+func (s *Schema) walk(ptr string, fn func(ptr string, s *Schema)) {
+	if s == nil {
+		return
+	}
+	fn(ptr, s)
+	for name, p := range s.Properties {
+		p.walk(ptr+"/properties/"+pointerToken(name), fn)
+	}
+	s.Items.walk(ptr+"/items", fn)
+	s.AdditionalProperties.walk(ptr+"/additionalProperties", fn)
+}
+
+// pointerToken escapes name as one JSON Pointer reference token (RFC 6901).
+func pointerToken(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1")
 }

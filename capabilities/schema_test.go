@@ -2,11 +2,15 @@ package capabilities
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -132,5 +136,35 @@ func TestParameterSchemaDepth(t *testing.T) {
 	}
 	if depth != maxSchemaDepth {
 		t.Errorf("schema depth = %d, want %d", depth, maxSchemaDepth)
+	}
+}
+
+// TestParameterSchemaNodes shows that a parameter block whose structs each
+// hold two of the level below, which CUE checks at once, is refused by
+// the schema walk instead of being described 2^40 times over.
+func TestParameterSchemaNodes(t *testing.T) {
+	t.Parallel()
+	var src strings.Builder
+	src.WriteString("doubling: type: \"component\"\ntemplate: {\n\t#T0: {a: string, b: string}\n")
+	for i := 1; i < 40; i++ {
+		fmt.Fprintf(&src, "\t#T%d: {a: #T%d, b: #T%d}\n", i, i-1, i-1)
+	}
+	src.WriteString("\toutput: {apiVersion: \"v1\", kind: \"ConfigMap\", metadata: name: context.name}\n\tparameter: x?: #T39\n}\n")
+	d, err := ParseDefinition(TemplateFile, []byte(src.String()))
+	if err != nil {
+		t.Fatalf("ParseDefinition: %v", err)
+	}
+	_, err = d.ParameterSchema()
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "parameter") {
+		t.Fatalf("ParameterSchema: %v, want an error naming the parameter block and wrapping ErrTooLarge", err)
+	}
+	// Loading the bundle derives the schema while checking the template:
+	// the refusal is a problem naming template.cue.
+	_, err = FromFiles(context.Background(), []File{
+		{Name: MetadataFile, Data: []byte("name: doubling\nversion: 1.0.0\nkind: component\ndescription: doubling\n")},
+		{Name: TemplateFile, Data: []byte(src.String())},
+	}, Limits{})
+	if err == nil || !strings.Contains(err.Error(), TemplateFile) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("FromFiles: %v, want a problem of template.cue", err)
 	}
 }

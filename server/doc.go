@@ -153,9 +153,9 @@
 // bound or whose caller goes away returns at once and frees its slot
 // while the abandoned evaluation runs on to its end (or, allocating
 // without bound, ends the whole process), so a flood of slow templates
-// can keep more goroutines busy than the bound. Either way, packing a
-// published bundle derives its parameter schema from the template in the
-// server's process, once the template has passed its check.
+// can keep more goroutines busy than the bound. The parameter schema
+// stored with a published version is derived by the same check, in the
+// worker.
 //
 // A publish holds the whole bundle in memory while it is validated: at
 // most Limits.MaxBundleSize per concurrent publish.

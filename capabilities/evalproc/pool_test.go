@@ -1,7 +1,9 @@
 package evalproc_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -101,6 +103,20 @@ func TestSameAsInProcess(t *testing.T) {
 				l.Template, r.Template = "", ""
 				t.Fatalf("bundles differ (templates equal: %v):\nin process   %#v\nthrough pool %#v",
 					local.Definition.Template == remote.Definition.Template, l, r)
+			}
+			// The config blob, parameter schema included, must pack to the
+			// same bytes: a server checking through a pool compares it
+			// with what a client packed in process.
+			lc, err := local.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := remote.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lj, rj := mustJSON(t, lc), mustJSON(t, rc); !bytes.Equal(lj, rj) {
+				t.Fatalf("configs differ:\nin process   %s\nthrough pool %s", lj, rj)
 			}
 			for _, ex := range local.Examples {
 				params, err := local.Example(ex.Name)
@@ -381,4 +397,14 @@ func TestTraitWorkloads(t *testing.T) {
 			t.Errorf("workload %v:\nin process %v, %v\nthrough pool %v, %v", w, want, wantErr, got, gotErr)
 		}
 	}
+}
+
+// mustJSON is v as JSON.
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
