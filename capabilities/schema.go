@@ -19,7 +19,7 @@ const maxSchemaDepth = 32
 // parameter block: a block whose structs refer to others twice over
 // doubles at each level, and would take CUE moments to check but ages to
 // describe.
-const maxSchemaNodes = 20000
+const maxSchemaNodes = 10000
 
 // A Schema is the JSON Schema (draft 2020-12 subset) of a template's
 // parameters.
