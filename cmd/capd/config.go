@@ -47,6 +47,9 @@ type config struct {
 	// (0: in capd's own); evalMemory is each worker's memory.
 	evalWorkers int
 	evalMemory  byteSize
+	// trustUnauthenticated makes reindex apply records the store did not
+	// seal (recovery of a folder without its record key).
+	trustUnauthenticated bool
 	// tokenName and tokenScopes describe the token `capd token create`
 	// makes.
 	tokenName   string
@@ -103,7 +106,8 @@ func parseArgs(args []string, getenv func(string) string, out io.Writer) (config
 	fs.Usage = func() {
 		fmt.Fprint(out, `Usage:
   capd [flags]                 serve the registry (gRPC, REST, downloads)
-  capd reindex [--data DIR]    rebuild the index of DIR from its content
+  capd reindex [--data DIR] [--trust-unauthenticated-records]
+                               rebuild the index of DIR from its content
   capd gc [--data DIR] [--dry-run] [--grace 1h]
                                remove the content of DIR its index does not
                                reach (stop capd first: the index is locked)
@@ -141,6 +145,10 @@ Flags of capd `+title+`:
 	}
 	if cfg.command == "gc" {
 		gcFlags(fs, &cfg.gc)
+	}
+	if cfg.command == "reindex" {
+		fs.BoolVar(&cfg.trustUnauthenticated, "trust-unauthenticated-records", false,
+			"recovery only: also apply records the store did not seal, for a folder that lost both index.db and record.key; anyone who could push a blob could have forged them")
 	}
 	if cfg.command == "token" {
 		tokenCreateFlags(fs, &cfg, env)

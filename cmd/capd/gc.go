@@ -43,7 +43,7 @@ func gc(ctx context.Context, st *embedded.Store, dir string, o gcOptions, stdout
 	if o.dryRun {
 		verb = "would remove"
 	}
-	fmt.Fprintf(stdout, "capd: gc %s: %s %d of %d blobs (%d bytes), %d referenced, %d spared as younger than %s; %s %d ingest files (%d bytes)\n",
-		dir, verb, s.Removed, s.Blobs, s.RemovedBytes, s.Referenced, s.Spared, max(o.grace, 0), verb, s.Ingest, s.IngestBytes)
+	fmt.Fprintf(stdout, "capd: gc %s: %s %d of %d blobs (%d bytes), %d referenced, %d spared as younger than %s; %s %d ingest files (%d bytes); %d unauthenticated records not kept\n",
+		dir, verb, s.Removed, s.Blobs, s.RemovedBytes, s.Referenced, s.Spared, max(o.grace, 0), verb, s.Ingest, s.IngestBytes, s.Unauthenticated)
 	return nil
 }

@@ -79,6 +79,9 @@ func TestParseArgs(t *testing.T) {
 		{"reindex", []string{"reindex", "--data", "/r"}, nil,
 			func(c config) bool { return c.command == "reindex" && c.data == "/r" }, ""},
 		{"reindex takes no addresses", []string{"reindex", "--grpc-addr", ":0"}, nil, nil, "grpc-addr"},
+		{"reindex trusting unsealed records", []string{"reindex", "--trust-unauthenticated-records"}, nil,
+			func(c config) bool { return c.command == "reindex" && c.trustUnauthenticated }, ""},
+		{"only reindex trusts unsealed records", []string{"--trust-unauthenticated-records"}, nil, nil, "trust-unauthenticated-records"},
 		{"bad size", []string{"--max-bundle-size", "lots"}, nil, nil, "positive size"},
 		{"bad level", nil, map[string]string{"CAPD_LOG_LEVEL": "loud"}, nil, "CAPD_LOG_LEVEL"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected argument"},
@@ -243,7 +246,7 @@ func TestReindex(t *testing.T) {
 	if err := run(t.Context(), cfg, &stdout, io.Discard); err != nil {
 		t.Fatalf("reindex: %v", err)
 	}
-	if want := "capd: reindexed " + dir + ": 1 capabilities\n"; stdout.String() != want {
+	if want := "capd: reindexed " + dir + ": 1 capabilities; 0 unauthenticated records ignored\n"; stdout.String() != want {
 		t.Errorf("output = %q, want %q", stdout.String(), want)
 	}
 	st, err = embedded.Open(dir, embedded.Options{})

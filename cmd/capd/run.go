@@ -45,7 +45,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := embedded.Open(cfg.data, embedded.Options{})
+	st, err := embedded.Open(cfg.data, embedded.Options{TrustUnauthenticatedRecords: cfg.trustUnauthenticated})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

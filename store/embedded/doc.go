@@ -17,6 +17,11 @@
 //     So a power loss cannot leave the index naming an empty or missing
 //     blob. No index.json is kept: oras-go's oci.Store rewrites that file
 //     on every tag, so publishing would slow down as the store grows.
+//   - dir/record.key holds the store's record key: 32 random bytes that
+//     authenticate the records the store writes (below). Open creates it
+//     (mode 0600; written to a temporary file, synced, renamed, the
+//     folder synced) when it is missing. It is not under content/, which
+//     /v2/ serves from: no client can read it.
 //   - dir/index.db is a bbolt file with the capability buckets:
 //     capabilities (one key per name), versions (name NUL version → the
 //     immutable version as JSON, with the list of its referrers), digests
@@ -56,6 +61,40 @@
 // the same code that made the changes, and replaces the whole index in
 // one transaction. The original Created time comes back from the publish
 // record, so a rebuilt index answers exactly as before.
+//
+// # Authenticated records
+//
+// PushBlob stores whatever bytes a client sends, so content may hold
+// manifests that parse as records and that the store never wrote: a
+// client allowed to push to one repository could otherwise upload a
+// capability manifest and a publish record claiming another team's name,
+// a state record yanking someone else's version, or repository records
+// rewriting other repositories, for the next Reindex to apply. So every
+// record the store writes carries an HMAC-SHA256 under the record key, in
+// its vnd.capcenter.record.mac annotation, over a length-prefixed
+// encoding of everything Reindex and GC act on: the manifest's media type
+// and artifact type, its subject's digest, its created annotation, its
+// config's media type, digest and size (content is read verified, so the
+// digest fixes the publish or state record's JSON), a repository record's
+// change, and its number of layers (recordkey.go). Reindex and GC check
+// it with hmac.Equal and treat a record whose MAC is missing or wrong as
+// the blob it is: Reindex ignores it, GC does not keep it as a record, and
+// both count it (ReindexStats.Unauthenticated, GCStats.Unauthenticated;
+// the store logs nothing). A genuine record's MAC copied onto a changed
+// record does not verify.
+//
+// The index records which key sealed the records of what it holds (its
+// id, in meta). When Open finds the index not recorded under the current
+// key — an index older than record keys, or a key file that was lost and
+// created anew while index.db survived — it trusts the live index and
+// records it again under the key, in one transaction, the way it adopts
+// plain content that predates repository records: one repository record
+// per blob link and per manifest with its tags, a new publish record per
+// version (which the version's entry then names, instead of the old
+// one), and a state record per version whose state changed. Reindex
+// afterwards rebuilds the same index; the old, unsealed records are
+// garbage for GC. This costs one Open about two small files per version
+// and per plain manifest or link.
 //
 // # The outbox: records as a function of the index
 //
@@ -158,7 +197,8 @@
 //
 // Reindex recovers every version whose manifest, blobs and publish record
 // are in content, with its newest state, and the plain content its
-// repository records describe. It cannot recover a change whose record
+// repository records describe, counting only records sealed with the
+// store's key. It cannot recover a change whose record
 // never reached content: one committed to an index.db that was lost
 // before the call returned. Content written before the outbox existed may
 // hold a publish or state record whose commit never happened (a crash
@@ -178,10 +218,31 @@
 //
 // Repository records are never collected: every plain change (each blob
 // push, mount, tag and delete) leaves one small file in content for good,
-// and Reindex replays them all. Reindex trusts every blob that parses as
-// a record, and PushBlob stores any bytes, so a client allowed to push
-// could forge one for a later Reindex to apply (PutManifest refuses the
-// record artifact types). A plain tag that equals a capability version's
+// and Reindex replays them all.
+//
+// The record key is what Reindex trusts: back it up with content. It sits
+// beside content/ and index.db in the data folder, so a copy of the
+// folder has it. Reindex of a store that lost both index.db and
+// record.key trusts none of its records (Open creates a new key, under
+// which none verifies) and rebuilds an empty index, as it does for a
+// store from before record keys that lost its index.db before an Open
+// recorded it. Options.TrustUnauthenticatedRecords recovers those: its
+// Reindex acts on every record, as Reindex did before record keys,
+// forged ones included, and records what it rebuilt under the new key.
+// A key that leaks lets whoever holds it forge records: replace it by
+// removing record.key while index.db is intact (Open records the index
+// under a new key), then run GC.
+//
+// The MAC proves that the store wrote a record, not that it is current:
+// a genuine record removed from content (the publish record of a deleted
+// version, a record GC collected) that comes back, byte for byte, counts
+// again. Neither /v2/ nor the capability API names a record, so only
+// someone who read the data folder has their bytes. Referrers are not
+// records: Reindex still gives a published version every manifest in
+// content whose subject is its manifest, including one a client pushed
+// as a blob.
+//
+// A plain tag that equals a capability version's
 // tag in the same repository is hidden by the version (plain tags naming
 // a version are refused, but a version published later shadows one).
 //

@@ -46,6 +46,14 @@ type Options struct {
 	// throwaway stores only: a crash may lose or corrupt the index (which
 	// Reindex can rebuild from content).
 	NoSync bool
+	// TrustUnauthenticatedRecords makes Reindex and GC act on every record
+	// in content, whether or not its MAC is right, as stores did before
+	// records were authenticated; a Reindex then records the index it
+	// rebuilt again under the store's key. It is for recovering a store
+	// whose index.db is lost together with its key file, or that predates
+	// record keys: it trusts records anyone allowed to push a blob could
+	// have forged. Never set it on a store that serves.
+	TrustUnauthenticatedRecords bool
 }
 
 // Store is the embedded backend of store.Store: content-addressed blobs on
@@ -57,6 +65,10 @@ type Store struct {
 	content      *oci.Storage
 	db           *bolt.DB
 	closed       atomic.Bool
+	// key seals the records the store writes; trustAll is
+	// Options.TrustUnauthenticatedRecords.
+	key      recordKey
+	trustAll bool
 
 	// writeMu orders index commits with the catalog updates that follow
 	// them, serializes SetState's read-modify-write, and keeps Publish from
@@ -90,10 +102,14 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the store in dir and loads its catalog.
-// It fails when dir cannot be created, when another Store holds the index
-// lock past Options.LockTimeout, when the index is not a valid bbolt
-// file (Reindex from a fresh index.db recovers it), or when the records
-// the outbox promised cannot be written into content.
+// It reads the store's record key from dir/record.key, creating it (mode
+// 0600) when the file is missing, and records the index again under it
+// when the index was not recorded under this key (see doc.go). It fails
+// when dir cannot be created, when another Store holds the index lock
+// past Options.LockTimeout, when the index is not a valid bbolt file
+// (Reindex from a fresh index.db recovers it), when the key file cannot
+// be read or created or does not hold a key, or when the records the
+// outbox promised cannot be written into content.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -117,7 +133,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dbPath, err)
 	}
-	s := &Store{dir: dir, artifactType: opts.ArtifactType, content: cs, db: db, links: newLinkCache()}
+	key, err := loadKey(dir)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s := &Store{
+		dir: dir, artifactType: opts.ArtifactType, content: cs, db: db, links: newLinkCache(),
+		key: key, trustAll: opts.TrustUnauthenticatedRecords,
+	}
 	s.dirs.noSync = opts.NoSync
 	s.commits = &groupCommit{update: s.update, writeMu: &s.writeMu}
 	if err := s.load(); err != nil {
@@ -127,9 +151,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// load creates the buckets if needed, records plain content that predates
-// repository records, keeps the promises a stopped process left in the
-// outbox, and builds the catalog from the index.
+// load creates the buckets if needed, records the index when content
+// holds no records of it under the store's key (adopt), keeps the
+// promises a stopped process left in the outbox, and builds the catalog
+// from the index.
 func (s *Store) load() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range slices.Concat(allBuckets, ociBuckets, [][]byte{bucketOutbox, bucketMeta}) {
@@ -143,7 +168,7 @@ func (s *Store) load() error {
 		return err
 	}
 	if err := s.adopt(); err != nil {
-		return fmt.Errorf("record plain content: %w", err)
+		return fmt.Errorf("record the index: %w", err)
 	}
 	if err := s.flush(context.Background()); err != nil {
 		return fmt.Errorf("keep the outbox: %w", err)

@@ -49,6 +49,11 @@ type GCStats struct {
 	// Ingest and IngestBytes count the leftover ingest files removed.
 	Ingest      int
 	IngestBytes int64
+	// Unauthenticated counts the blobs of a record type that GC did not
+	// keep as records because their MAC is missing or wrong (see
+	// ReindexStats.Unauthenticated); they are removed as any unreferenced
+	// blob is.
+	Unauthenticated int
 }
 
 // blobFile is one file of the blob directory.
@@ -67,8 +72,12 @@ type blobFile struct {
 // every plain manifest with what it references (config, layers, blobs and,
 // for an index, its child manifests and theirs); and every repository
 // record, which Reindex needs to rebuild the plain content (so they are
-// never removed: each plain change leaves one small file for good). A
-// referrer does not keep its subject. GC first keeps the outbox's
+// never removed: each plain change leaves one small file for good). Only
+// records sealed with the store's key count as records (unless
+// Options.TrustUnauthenticatedRecords): a forged one, or one older than
+// the key (Open has recorded the index again), is unreferenced content,
+// counted in GCStats.Unauthenticated. A referrer does not keep its
+// subject. GC first keeps the outbox's
 // promises. Content of deleted versions, of publishes that failed or
 // never committed (in content older than the outbox, a crash between a
 // publish record and its commit, which Reindex would otherwise restore),
@@ -114,13 +123,15 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCStats, error) {
 	if err != nil {
 		return GCStats{}, fmt.Errorf("gc: %w", err)
 	}
-	if err := s.markRecords(ctx, live, subjects, blobs); err != nil {
+	unauthenticated, err := s.markRecords(ctx, live, subjects, blobs)
+	if err != nil {
 		return GCStats{}, fmt.Errorf("gc: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return GCStats{}, fmt.Errorf("gc: %w", err)
 	}
 	st, err := sweepBlobs(ctx, live, blobs, cutoff, opts.DryRun)
+	st.Unauthenticated = unauthenticated
 	if err != nil {
 		return st, fmt.Errorf("gc: %w", err)
 	}
@@ -311,28 +322,32 @@ func (s *Store) listBlobs(ctx context.Context) ([]blobFile, error) {
 
 // markRecords reads the small blobs the mark did not reach and marks
 // every repository record, and the publish and state records of the
-// manifests in subjects, with their configs. A blob that vanished
+// manifests in subjects, with their configs, if the store trusts them;
+// it returns how many records it did not trust. A blob that vanished
 // meanwhile is skipped.
-func (s *Store) markRecords(ctx context.Context, live, subjects map[digest.Digest]bool, blobs []blobFile) error {
+func (s *Store) markRecords(ctx context.Context, live, subjects map[digest.Digest]bool, blobs []blobFile) (int, error) {
+	unauthenticated := 0
 	for _, b := range blobs {
 		if live[b.digest] || b.size > maxManifestSize {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return unauthenticated, err
 		}
 		raw, err := s.readSmall(ctx, b.digest)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", b.digest, err)
+			return unauthenticated, fmt.Errorf("%s: %w", b.digest, err)
 		}
 		var m ocispec.Manifest
 		if json.Unmarshal(raw, &m) != nil || m.MediaType != ocispec.MediaTypeImageManifest {
 			continue
 		}
 		switch {
+		case isRecord(m) && !s.trusted(m):
+			unauthenticated++
 		case m.ArtifactType == repoRecordType:
 			live[b.digest], live[m.Config.Digest] = true, true
 		case m.Subject == nil:
@@ -340,7 +355,7 @@ func (s *Store) markRecords(ctx context.Context, live, subjects map[digest.Diges
 			live[b.digest], live[m.Config.Digest] = true, true
 		}
 	}
-	return nil
+	return unauthenticated, nil
 }
 
 // sweepBlobs removes (or counts, on a dry run) the blobs not in live and

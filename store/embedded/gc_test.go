@@ -352,7 +352,7 @@ func newGCFixture(t *testing.T) *gcFixture {
 // pushRecord writes a record straight into content, as no commit does.
 func pushRecord(t *testing.T, s *Store, artifactType string, subject ocispec.Descriptor, created time.Time, body any) ocispec.Descriptor {
 	t.Helper()
-	desc, blobs, err := newRecord(artifactType, subject, created, body)
+	desc, blobs, err := s.key.newRecord(artifactType, subject, created, body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version
 	if err := batch.commit(); err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
 	}
-	rec, blobs, err := newRecord(publishRecordType, p.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
+	rec, blobs, err := s.key.newRecord(publishRecordType, p.Manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: publish record: %w", subject, err)
 	}

@@ -16,7 +16,8 @@ import (
 // was published, under which name and version, and when; a state record
 // carries the version's whole state after one SetState. Their config blob
 // is the JSON record, with the artifactType as its media type. Both are
-// promised in the outbox by the commit they record (see outbox.go).
+// promised in the outbox by the commit they record (see outbox.go), and
+// sealed with the store's key (see recordkey.go).
 // Repository records, of plain content, are in reporecord.go.
 const (
 	publishRecordType = "application/vnd.capcenter.publish.v1+json"
@@ -40,10 +41,10 @@ type stateRecord struct {
 	state
 }
 
-// newRecord builds a record of subject holding body, created at created:
-// its manifest's descriptor and the blobs to store, config first. It
-// fails only when body does not encode.
-func newRecord(artifactType string, subject ocispec.Descriptor, created time.Time, body any) (ocispec.Descriptor, []outboxBlob, error) {
+// newRecord builds a record of subject holding body, created at created,
+// sealed with k: its manifest's descriptor and the blobs to store, config
+// first. It fails only when body does not encode.
+func (k recordKey) newRecord(artifactType string, subject ocispec.Descriptor, created time.Time, body any) (ocispec.Descriptor, []outboxBlob, error) {
 	cfg, err := json.Marshal(body)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("encode record: %w", err)
@@ -59,6 +60,7 @@ func newRecord(artifactType string, subject ocispec.Descriptor, created time.Tim
 		Subject:      &subject,
 		Annotations:  map[string]string{ocispec.AnnotationCreated: created.Format(time.RFC3339Nano)},
 	}
+	k.seal(&m)
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("encode record manifest: %w", err)

@@ -29,6 +29,20 @@ type found struct {
 	referrers map[digest.Digest][]store.Referrer
 	// repo are the repository records, in no order.
 	repo []repoRecord
+	// unauthenticated counts the record manifests ignored for their MAC.
+	unauthenticated int
+}
+
+// ReindexStats is what one Reindex found.
+type ReindexStats struct {
+	// Versions counts the versions indexed.
+	Versions int
+	// Unauthenticated counts the manifests of a record type whose MAC is
+	// missing or wrong, which Reindex ignored: forged by a client that
+	// pushed them as blobs, written before the store had its record key,
+	// or sealed with a key the store lost. With
+	// Options.TrustUnauthenticatedRecords it is zero.
+	Unauthenticated int
 }
 
 // scanned is one capability manifest and the version size it makes.
@@ -37,78 +51,108 @@ type scanned struct {
 	size int64
 }
 
-// Reindex rebuilds the index from content alone. It first keeps the
-// outbox's promises, then walks every blob, keeps the capability
+// Reindex rebuilds the index from content alone: ReindexWithStats
+// without the stats.
+func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
+	_, err := s.ReindexWithStats(ctx, describe)
+	return err
+}
+
+// ReindexWithStats rebuilds the index from content alone. It first keeps
+// the outbox's promises, then walks every blob, keeps the capability
 // manifests (of the store's artifact type) that have a publish record,
 // asks describe for their catalog fields, applies each version's newest
 // state record, gives each version every other manifest whose subject is
 // its manifest as a referrer (manifests whose subject is not a published
 // capability manifest are ignored), replays the repository records in
 // sequence order into the plain-content buckets, and replaces the whole
-// index in one transaction and the catalog after it. Every other index
-// write waits while it runs. A capability manifest without a publish
-// record (a publish that failed before its commit) stays out of the
-// catalog. When two published manifests claim one version (only after a
-// crash mid-publish of a store older than the outbox), the one published
-// first wins. It fails, leaving the old index in place, when the content
-// cannot be read or written, a record does not parse, describe fails for
-// a manifest, or ctx is done.
-func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
+// index in one transaction and the catalog after it. Only records sealed
+// with the store's key count (see recordkey.go): the others are counted
+// in ReindexStats.Unauthenticated and otherwise ignored, unless
+// Options.TrustUnauthenticatedRecords is set, when every record counts
+// and the rebuilt index is recorded again under the key, as Open does for
+// an index older than the key. Every other index write waits while it
+// runs. A capability manifest without a publish record (a publish that
+// failed before its commit) stays out of the catalog. When two published
+// manifests claim one version (only after a crash mid-publish of a store
+// older than the outbox), the one published first wins. It fails,
+// leaving the old index in place, when the content cannot be read or
+// written, a record does not parse, describe fails for a manifest, or
+// ctx is done.
+func (s *Store) ReindexWithStats(ctx context.Context, describe store.Describer) (ReindexStats, error) {
 	if err := s.ready(ctx); err != nil {
-		return fmt.Errorf("reindex: %w", err)
+		return ReindexStats{}, fmt.Errorf("reindex: %w", err)
 	}
 	if describe == nil {
-		return fmt.Errorf("reindex: describe: %w: nil", store.ErrInvalidArgument)
+		return ReindexStats{}, fmt.Errorf("reindex: describe: %w: nil", store.ErrInvalidArgument)
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.flush(ctx); err != nil {
-		return fmt.Errorf("reindex: %w", err)
+		return ReindexStats{}, fmt.Errorf("reindex: %w", err)
 	}
 	f, err := s.scan(ctx)
 	if err != nil {
-		return fmt.Errorf("reindex: %w", err)
+		return ReindexStats{}, fmt.Errorf("reindex: %w", err)
 	}
 	entries, err := s.describeAll(ctx, f, describe)
 	if err != nil {
-		return fmt.Errorf("reindex: %w", err)
+		return ReindexStats{}, fmt.Errorf("reindex: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("reindex: %w", err)
+		return ReindexStats{}, fmt.Errorf("reindex: %w", err)
 	}
+	st := ReindexStats{Versions: len(entries), Unauthenticated: f.unauthenticated}
 	c := newCatalog()
 	err = s.update(func(tx *bolt.Tx) error {
-		if err := resetBuckets(tx); err != nil {
+		if err := s.rebuild(tx, f, entries, c); err != nil {
 			return err
 		}
-		if err := replayRepo(tx, f.repo); err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := writeVersion(tx, e); err != nil {
-				return err
-			}
-			st, ok := f.states[digest.Digest(e.Version.Digest)]
-			if ok {
-				if err := writeState(tx, versionKey(e.Version.Name, e.Version.Version), st); err != nil {
-					return err
-				}
-			}
-			st.apply(&e.Version)
-			vi, err := newVerInfo(e.Version)
-			if err != nil {
-				return err
-			}
-			c.add(e.Version.Name, vi)
+		if s.trustAll {
+			return s.recordIndex(tx)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("reindex: %w", translate(err))
+		return st, fmt.Errorf("reindex: %w", translate(err))
 	}
 	c.sortAll()
 	s.catalog.replace(c)
 	s.links.reset()
+	if s.trustAll {
+		if err := s.flush(ctx); err != nil {
+			return st, fmt.Errorf("reindex: rebuilt, but not all of it is recorded under the key yet (the next Open records it): %w", err)
+		}
+	}
+	return st, nil
+}
+
+// rebuild replaces the index inside tx with what f found, entries being
+// its versions, and adds the versions to c.
+func (s *Store) rebuild(tx *bolt.Tx, f found, entries map[string]entry, c *catalog) error {
+	if err := resetBuckets(tx); err != nil {
+		return err
+	}
+	if err := replayRepo(tx, f.repo); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := writeVersion(tx, e); err != nil {
+			return err
+		}
+		st, ok := f.states[digest.Digest(e.Version.Digest)]
+		if ok {
+			if err := writeState(tx, versionKey(e.Version.Name, e.Version.Version), st); err != nil {
+				return err
+			}
+		}
+		st.apply(&e.Version)
+		vi, err := newVerInfo(e.Version)
+		if err != nil {
+			return err
+		}
+		c.add(e.Version.Name, vi)
+	}
 	return nil
 }
 
@@ -164,7 +208,8 @@ func (s *Store) scan(ctx context.Context) (found, error) {
 // scanBlob reads one blob and records it if it is a repository record, a
 // capability manifest, a publish record, a state record, or another
 // manifest with a subject (a referrer, kept whatever its subject is;
-// describeAll drops orphans).
+// describeAll drops orphans). A record the store does not trust is only
+// counted.
 func (s *Store) scanBlob(ctx context.Context, f *found, desc ocispec.Descriptor) error {
 	raw, err := content.FetchAll(ctx, s.content, desc)
 	if err != nil {
@@ -176,6 +221,8 @@ func (s *Store) scanBlob(ctx context.Context, f *found, desc ocispec.Descriptor)
 	}
 	desc.MediaType, desc.ArtifactType = m.MediaType, m.ArtifactType
 	switch {
+	case isRecord(m) && !s.trusted(m):
+		f.unauthenticated++
 	case m.ArtifactType == repoRecordType:
 		r, err := parseRepoRecord(m)
 		if err != nil {
@@ -195,7 +242,7 @@ func (s *Store) scanBlob(ctx context.Context, f *found, desc ocispec.Descriptor)
 			return err
 		}
 		r.Digest = desc.Digest.String()
-		if old, ok := f.published[m.Subject.Digest]; !ok || r.Created.Before(old.Created) {
+		if old, ok := f.published[m.Subject.Digest]; !ok || cmp.Or(r.Created.Compare(old.Created), cmp.Compare(r.Digest, old.Digest)) < 0 {
 			f.published[m.Subject.Digest] = r
 		}
 	case m.ArtifactType == stateRecordType:

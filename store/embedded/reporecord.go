@@ -155,9 +155,10 @@ func deletePlain(tx *bolt.Tx, repo string, dgst digest.Digest) error {
 	return pruneRepo(tx, repo)
 }
 
-// recordRepo numbers r, applies it to the buckets and promises its record
-// inside tx, returning the promise's key and entry for keep.
-func recordRepo(tx *bolt.Tx, r repoRecord) ([]byte, outboxEntry, error) {
+// recordRepo numbers r, applies it to the buckets and promises its record,
+// sealed with k, inside tx, returning the promise's key and entry for
+// keep.
+func (k recordKey) recordRepo(tx *bolt.Tx, r repoRecord) ([]byte, outboxEntry, error) {
 	// The wall clock keeps numbers growing past those of records an index
 	// that was lost had written, should changes come before a Reindex.
 	meta := tx.Bucket(bucketMeta)
@@ -168,7 +169,7 @@ func recordRepo(tx *bolt.Tx, r repoRecord) ([]byte, outboxEntry, error) {
 	if err := applyRepo(tx, r); err != nil {
 		return nil, outboxEntry{}, err
 	}
-	e, err := repoRecordBlobs(r)
+	e, err := k.repoRecordBlobs(r)
 	if err != nil {
 		return nil, outboxEntry{}, err
 	}
@@ -176,23 +177,25 @@ func recordRepo(tx *bolt.Tx, r repoRecord) ([]byte, outboxEntry, error) {
 	return key, e, err
 }
 
-// repoRecordBlobs builds the record of r: the empty config and the
-// manifest.
-func repoRecordBlobs(r repoRecord) (outboxEntry, error) {
+// repoRecordBlobs builds the record of r, sealed with k: the empty
+// config and the manifest.
+func (k recordKey) repoRecordBlobs(r repoRecord) (outboxEntry, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return outboxEntry{}, fmt.Errorf("encode repository record: %w", err)
 	}
 	empty := ocispec.DescriptorEmptyJSON
 	empty.Data = nil
-	raw, err := json.Marshal(ocispec.Manifest{
+	m := ocispec.Manifest{
 		Versioned:    specs.Versioned{SchemaVersion: 2},
 		MediaType:    ocispec.MediaTypeImageManifest,
 		ArtifactType: repoRecordType,
 		Config:       empty,
 		Layers:       []ocispec.Descriptor{},
 		Annotations:  map[string]string{repoRecordAnnotation: string(body)},
-	})
+	}
+	k.seal(&m)
+	raw, err := json.Marshal(m)
 	if err != nil {
 		return outboxEntry{}, fmt.Errorf("encode repository record manifest: %w", err)
 	}
@@ -234,28 +237,96 @@ func replayRepo(tx *bolt.Tx, recs []repoRecord) error {
 	return meta.SetSequence(last)
 }
 
-// adopt records the plain content of an index that predates repository
-// records (one link per blob, one put per manifest with its tags), so
-// that Reindex can rebuild it, unless that is done. Open runs it before it
-// flushes the outbox, which writes the records; an empty index is adopted
-// as it is.
+// adopt records the index as it stands, sealed with the store's key,
+// unless the content already holds records of it under this key: one
+// repository record per blob link and per manifest with its tags (as
+// currentRepo describes them), a new publish record per version (which
+// the version's entry then names) and a state record per version whose
+// state was ever changed. That is done once for an index older than
+// repository records or than record keys (whose records Reindex and GC
+// no longer trust), and again when the key file was replaced (lost, and
+// created anew by Open): the live index is what is trusted. An empty
+// index is adopted as it is. Open runs it before it flushes the outbox,
+// which writes the records; a version indexed by a promise still in the
+// outbox is recorded twice, harmlessly.
 func (s *Store) adopt() error {
 	return s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if meta.Get(adoptedKey) != nil {
+		if meta.Get(adoptedKey) != nil && bytes.Equal(meta.Get(keyIDKey), s.key.id) {
 			return nil
 		}
-		recs, err := currentRepo(tx)
-		if err != nil {
+		if err := s.recordIndex(tx); err != nil {
 			return err
 		}
-		for _, r := range recs {
-			if _, _, err := recordRepo(tx, r); err != nil {
-				return err
-			}
+		if err := meta.Put(adoptedKey, []byte{}); err != nil {
+			return err
 		}
-		return meta.Put(adoptedKey, []byte{})
+		return meta.Put(keyIDKey, s.key.id)
 	})
+}
+
+// recordIndex promises, inside tx, records of everything the index holds:
+// see adopt.
+func (s *Store) recordIndex(tx *bolt.Tx) error {
+	recs, err := currentRepo(tx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if _, _, err := s.key.recordRepo(tx, r); err != nil {
+			return err
+		}
+	}
+	return s.recordVersions(tx)
+}
+
+// recordVersions promises, inside tx, a publish record of every indexed
+// version, which its entry then names, and a state record of its current
+// state when it has one.
+func (s *Store) recordVersions(tx *bolt.Tx) error {
+	var entries []entry
+	err := tx.Bucket(bucketVersions).ForEach(func(k, raw []byte) error {
+		var e entry
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("%q: decode index entry: %w", k, err)
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		v := e.Version
+		manifest := s.capabilityManifest(e)
+		rec, blobs, err := s.key.newRecord(publishRecordType, manifest, v.Created, publishRecord{Name: v.Name, Version: v.Version, Created: v.Created})
+		if err != nil {
+			return fmt.Errorf("%s@%s: publish record: %w", v.Name, v.Version, err)
+		}
+		if _, err := promise(tx, outboxEntry{Write: blobs}); err != nil {
+			return err
+		}
+		e.Record = rec.Digest.String()
+		if err := putEntry(tx, e); err != nil {
+			return err
+		}
+		key := versionKey(v.Name, v.Version)
+		if tx.Bucket(bucketState).Get(key) == nil {
+			continue
+		}
+		st, err := readState(tx, key)
+		if err != nil {
+			return fmt.Errorf("%s@%s: %w", v.Name, v.Version, err)
+		}
+		_, blobs, err = s.key.newRecord(stateRecordType, manifest, time.Unix(0, st.Seq).UTC(), stateRecord{Name: v.Name, Version: v.Version, state: st})
+		if err != nil {
+			return fmt.Errorf("%s@%s: state record: %w", v.Name, v.Version, err)
+		}
+		if _, err := promise(tx, outboxEntry{Write: blobs}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // currentRepo describes the oci.* buckets as records: every blob link,

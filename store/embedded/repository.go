@@ -159,7 +159,7 @@ func (s *Store) changeRepo(ctx context.Context, change func(tx *bolt.Tx) (repoRe
 			return err
 		}
 		changed = true
-		key, rec, err = recordRepo(tx, r)
+		key, rec, err = s.key.recordRepo(tx, r)
 		return err
 	}, nil)
 	if err != nil {

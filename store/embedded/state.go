@@ -60,7 +60,7 @@ func (s *Store) SetState(ctx context.Context, name, version string, ch store.Sta
 		MediaType: ocispec.MediaTypeImageManifest, Digest: digest.Digest(e.Version.Digest),
 		Size: e.ManifestSize, ArtifactType: s.artifactType,
 	}
-	_, blobs, err := newRecord(stateRecordType, manifest, now, stateRecord{Name: name, Version: version, state: next})
+	_, blobs, err := s.key.newRecord(stateRecordType, manifest, now, stateRecord{Name: name, Version: version, state: next})
 	if err != nil {
 		return store.Version{}, fmt.Errorf("%s: state record: %w", subject, err)
 	}
