@@ -246,7 +246,7 @@ func TestReindex(t *testing.T) {
 	if err := run(t.Context(), cfg, &stdout, io.Discard); err != nil {
 		t.Fatalf("reindex: %v", err)
 	}
-	if want := "capd: reindexed " + dir + ": 1 capabilities; 0 unauthenticated records ignored\n"; stdout.String() != want {
+	if want := "capd: reindexed " + dir + ": 1 capabilities; 0 unauthenticated records and 0 unrecorded referrers ignored\n"; stdout.String() != want {
 		t.Errorf("output = %q, want %q", stdout.String(), want)
 	}
 	st, err = embedded.Open(dir, embedded.Options{})

@@ -24,7 +24,8 @@
 //     /v2/ serves from: no client can read it.
 //   - dir/index.db is a bbolt file with the capability buckets:
 //     capabilities (one key per name), versions (name NUL version → the
-//     immutable version as JSON, with the list of its referrers), digests
+//     immutable version as JSON, with the list of its referrers and of
+//     the records that name them), digests
 //     (manifest digest → name NUL version) and state (name NUL version →
 //     yanked/deprecated and their messages); the plain-content buckets
 //     (below); the outbox (below); and meta, whose sequence numbers the
@@ -45,19 +46,23 @@
 // # Records: what makes the index derived data
 //
 // Content carries no wall clock and no mutable state, so the store writes
-// two kinds of small OCI artifacts next to each capability manifest, as
+// three kinds of small OCI artifacts next to each capability manifest, as
 // its referrers (subject = the capability manifest): a publish record
 // (artifactType application/vnd.capcenter.publish.v1+json; its config
-// holds the name, version and publish time) and, on every SetState, a state
+// holds the name, version and publish time); on every SetState, a state
 // record (application/vnd.capcenter.state.v1+json; the whole state after
-// the change and a sequence number that only grows). Plain content has
+// the change and a sequence number that only grows); and, for every
+// referrer a commit gives the version (below), a referrer record
+// (application/vnd.capcenter.referrer.v1+json; its config holds the
+// referrer manifest's descriptor). Plain content has
 // repository records (application/vnd.capcenter.repository.v1+json, an
 // empty config and the change in an annotation, no subject): one per
 // change to the plain-content buckets, numbered by a sequence the index
 // keeps (reporecord.go). Reindex walks every blob, keeps the capability
 // manifests that have a publish record, asks the caller's
 // store.Describer for their catalog fields, applies each version's newest
-// state record, replays the repository records in sequence order through
+// state record, attaches the referrers its referrer records name, replays
+// the repository records in sequence order through
 // the same code that made the changes, and replaces the whole index in
 // one transaction. The original Created time comes back from the publish
 // record, so a rebuilt index answers exactly as before.
@@ -68,7 +73,8 @@
 // manifests that parse as records and that the store never wrote: a
 // client allowed to push to one repository could otherwise upload a
 // capability manifest and a publish record claiming another team's name,
-// a state record yanking someone else's version, or repository records
+// a state record yanking someone else's version, a signature of someone
+// else's version with a referrer record of it, or repository records
 // rewriting other repositories, for the next Reindex to apply. So every
 // record the store writes carries an HMAC-SHA256 under the record key, in
 // its vnd.capcenter.record.mac annotation, over a length-prefixed
@@ -91,16 +97,21 @@
 // plain content that predates repository records: one repository record
 // per blob link and per manifest with its tags, a new publish record per
 // version (which the version's entry then names, instead of the old
-// one), and a state record per version whose state changed. Reindex
-// afterwards rebuilds the same index; the old, unsealed records are
-// garbage for GC. This costs one Open about two small files per version
-// and per plain manifest or link.
+// one), a state record per version whose state changed, and a referrer
+// record per referrer. Reindex afterwards rebuilds the same index; the
+// old, unsealed records are garbage for GC. This costs one Open about two
+// small files per version, per referrer and per plain manifest or link.
+// An index recorded under the key before referrer records existed has
+// no records.referrers mark in meta: Open writes (in one transaction) a
+// referrer record of each of its referrers, which the entries then name,
+// and sets the mark, so its referrers survive a later Reindex.
 //
 // # The outbox: records as a function of the index
 //
 // Every change that content must record commits, in the same transaction
 // as the change, a promise of the record's bytes in the outbox bucket (or,
-// for DeleteVersion, of removing the publish record); the call then writes
+// for DeleteVersion, of removing the publish and referrer records); the
+// call then writes
 // the record and returns. Open, Reindex and GC first keep every promise
 // left in the outbox (a process killed between a commit and its record).
 // The record is not synced when written: its promise stays in the index
@@ -116,16 +127,28 @@
 //
 // # Referrers
 //
-// Any other manifest whose subject is a capability manifest is one of the
-// version's referrers: a Notary Project signature, stored by Publish with
-// the version or later by AddReferrer (an author's co-signature). The store
-// keeps them generically: the index entry of a version lists each one's
-// digest, size, artifact type and annotations, ordered by creation time,
-// so reading a version never reads content. AddReferrer pushes the blobs
-// and the manifest, then adds it to the entry in a transaction that reads
-// the entry again, so concurrent additions to one version all land.
-// Reindex finds referrers the same way it finds records: every manifest
-// with a subject that is not a record.
+// A version's referrers are the manifests whose subject is its capability
+// manifest that a commit made visible: a Notary Project signature, stored
+// by Publish with the version or later by AddReferrer (an author's
+// co-signature). The store keeps them generically: the index entry of a
+// version lists each one's digest, size, artifact type and annotations,
+// ordered by creation time, so reading a version never reads content.
+// AddReferrer pushes the blobs and the manifest, then adds it to the
+// entry in a transaction that reads the entry again, so concurrent
+// additions to one version all land.
+//
+// A manifest in content whose subject is a published manifest proves
+// nothing: a client may push a fake signature as blobs, and a failed
+// AddReferrer or Publish leaves its referrer behind. So the commit that
+// adds referrers (Publish's, AddReferrer's) also promises, through the
+// outbox, a sealed referrer record of each, which the version's entry
+// names; GC keeps the records an entry names, and DeleteVersion removes
+// them with the publish record. Reindex attaches a referrer only when an
+// authentic referrer record of the version's manifest names it and
+// content holds its manifest; the other manifests whose subject is an
+// indexed version are counted in ReindexStats.Unrecorded. Referrers are
+// never removed from a version, so there are no records of removal. So
+// Reindex gives a version exactly the referrers the live index has.
 //
 // # Repositories
 //
@@ -150,15 +173,17 @@
 // sees it.
 //
 // DeleteVersion removes a version's index entries in one transaction that
-// promises the removal of its publish record, then removes it, so Reindex
-// does not bring it back; its other content stays on disk, unreferenced,
-// until GC.
+// promises the removal of its publish and referrer records, then removes
+// them, so Reindex does not bring it back (nor its referrers, should the
+// same manifest be published again); its other content stays on disk,
+// unreferenced, until GC.
 //
 // # Garbage collection
 //
 // GC removes the blobs nothing in the index reaches: everything of an
 // indexed version (manifest, config, layers, referrers with their blobs,
-// and every publish and state record of it with its config), all plain
+// the referrer records its entry names, and every publish and state
+// record of it with its config), all plain
 // content (linked blobs, manifests and what they reference) and every
 // repository record is kept; content of deleted versions, of failed
 // publishes and their stray referrers and records goes, as do ingest
@@ -196,9 +221,9 @@
 // time and memory proportional to the number of versions.
 //
 // Reindex recovers every version whose manifest, blobs and publish record
-// are in content, with its newest state, and the plain content its
-// repository records describe, counting only records sealed with the
-// store's key. It cannot recover a change whose record
+// are in content, with its newest state and the referrers its referrer
+// records name, and the plain content its repository records describe,
+// counting only records sealed with the store's key. It cannot recover a change whose record
 // never reached content: one committed to an index.db that was lost
 // before the call returned. Content written before the outbox existed may
 // hold a publish or state record whose commit never happened (a crash
@@ -208,13 +233,13 @@
 // blob up to 4 MiB to find manifests, and blocks every index write while
 // it runs.
 //
-// Reindex takes as a referrer every referrer manifest in content whose
-// subject is a published version, whether or not a commit made it visible:
-// one written by an AddReferrer or Publish that failed afterwards (a
-// crash, a canceled context), or by a publish that lost a race to an
-// equal publish (which ignores its referrers), comes back on Reindex when
-// its subject is published. A referrer manifest is written only after all
-// its blobs, so it comes back complete.
+// A store whose index was recorded under its key before referrer records
+// existed, and that lost its index.db before an Open recorded its
+// referrers, has no referrer records: Reindex restores its versions
+// without their referrers (counting them in ReindexStats.Unrecorded).
+// Options.TrustUnauthenticatedRecords recovers them, with whatever else
+// has their subject. A referrer manifest is written only after all its
+// blobs, so a referrer comes back complete.
 //
 // Repository records are never collected: every plain change (each blob
 // push, mount, tag and delete) leaves one small file in content for good,
@@ -228,7 +253,9 @@
 // store from before record keys that lost its index.db before an Open
 // recorded it. Options.TrustUnauthenticatedRecords recovers those: its
 // Reindex acts on every record, as Reindex did before record keys,
-// forged ones included, and records what it rebuilt under the new key.
+// forged ones included, attaches every manifest whose subject is a
+// published manifest as a referrer, as Reindex did before referrer
+// records, and records what it rebuilt under the new key.
 // A key that leaks lets whoever holds it forge records: replace it by
 // removing record.key while index.db is intact (Open records the index
 // under a new key), then run GC.
@@ -237,10 +264,7 @@
 // a genuine record removed from content (the publish record of a deleted
 // version, a record GC collected) that comes back, byte for byte, counts
 // again. Neither /v2/ nor the capability API names a record, so only
-// someone who read the data folder has their bytes. Referrers are not
-// records: Reindex still gives a published version every manifest in
-// content whose subject is its manifest, including one a client pushed
-// as a blob.
+// someone who read the data folder has their bytes.
 //
 // A plain tag that equals a capability version's
 // tag in the same repository is hidden by the version (plain tags naming
@@ -251,19 +275,21 @@
 // and version before GC removes the old records, Reindex applies the old
 // incarnation's newest state to it.
 //
-// Content is deleted only by GC (and the publish record of a deleted
-// version): blobs of failed publishes, of deleted versions and unlinked
-// plain content stay on disk until it runs. After GC, Reindex no longer
-// restores a version whose publish record was written but never
-// committed, nor a referrer that no commit made visible: GC keeps what the
-// index reaches, not what Reindex could find. GC refuses to remove
-// anything while the index references a manifest that content lacks (a
-// disk that lost writes): run Reindex first.
+// Content is deleted only by GC (and the publish and referrer records of
+// a deleted version): blobs of failed publishes, of deleted versions and
+// unlinked plain content stay on disk until it runs. After GC, Reindex no
+// longer restores a version whose publish record was written but never
+// committed: GC keeps what the index reaches, not what Reindex could
+// find. GC refuses to remove anything while the index references a
+// manifest that content lacks (a disk that lost writes): run Reindex
+// first.
 //
 // Syncing content costs publishing: a publish syncs its new files (in
 // parallel) and the blob directory before its index commit, where it used
 // to sync the index alone, which about halves the rate of publishes one
-// after another on one disk; its record is synced later, with 63 others.
+// after another on one disk; its records (the publish record, and a
+// referrer record per signature) are synced later, with those of 63
+// other changes.
 // Every plain push pays the same. Options.NoSync skips all of it, for
 // benchmarks and throwaway stores.
 package embedded

@@ -81,10 +81,11 @@ type Store struct {
 	// the record the commit promised are done; GC holds it for writing.
 	// Take it before writeMu, never while holding writeMu.
 	contentMu sync.RWMutex
-	// recordMu keeps a publish record from being written after its
-	// version is deleted: Publish holds it for reading from its commit
-	// until its record is written, DeleteVersion for writing from its
-	// commit until the record is removed. Take it after contentMu and
+	// recordMu keeps a publish or referrer record from being written
+	// after its version is deleted: Publish and AddReferrer hold it for
+	// reading from their commit until their records are written,
+	// DeleteVersion for writing from its commit until the records are
+	// removed. Take it after contentMu and
 	// before writeMu.
 	recordMu sync.RWMutex
 	// commits shares index transactions between concurrent publishes.

@@ -68,7 +68,9 @@ type blobFile struct {
 // the ingest files that interrupted writes left behind. Reached are:
 // every indexed version's manifest, config and layers; its referrers with
 // their blobs; every publish and state record whose subject is an indexed
-// manifest, with its config; every plain blob linked in a repository; and
+// manifest, with its config; the referrer records its entry names, with
+// their configs (other referrer records, of a deleted version or left by
+// an adoption, go); every plain blob linked in a repository; and
 // every plain manifest with what it references (config, layers, blobs and,
 // for an index, its child manifests and theirs); and every repository
 // record, which Reindex needs to rebuild the plain content (so they are
@@ -200,8 +202,10 @@ func (s *Store) readRoots(tx *bolt.Tx) (gcRoots, error) {
 		manifest := s.capabilityManifest(e)
 		r.subjects[manifest.Digest] = true
 		r.manifests = append(r.manifests, manifest)
-		if e.Record != "" {
-			r.manifests = append(r.manifests, imageManifest(digest.Digest(e.Record)))
+		for _, rec := range append([]string{e.Record}, e.ReferrerRecords...) {
+			if rec != "" {
+				r.manifests = append(r.manifests, imageManifest(digest.Digest(rec)))
+			}
 		}
 		for _, ref := range e.Version.Referrers {
 			r.manifests = append(r.manifests, imageManifest(digest.Digest(ref.Digest)))

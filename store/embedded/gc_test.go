@@ -91,7 +91,8 @@ func (f failOn) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClos
 
 // versionContent returns every blob GC must keep for an indexed version
 // besides its state records: manifest, config, layers, publish record and
-// its config, referrers and their blobs.
+// its config, referrer records and their configs, referrers and their
+// blobs.
 func versionContent(t *testing.T, s *Store, name, version string) []digest.Digest {
 	t.Helper()
 	out, err := contentOf(t.Context(), s, name, version)
@@ -113,6 +114,9 @@ func contentOf(ctx context.Context, s *Store, name, version string) ([]digest.Di
 		return nil, err
 	}
 	manifests := []digest.Digest{digest.Digest(e.Version.Digest), digest.Digest(e.Record)}
+	for _, r := range e.ReferrerRecords {
+		manifests = append(manifests, digest.Digest(r))
+	}
 	for _, r := range e.Version.Referrers {
 		manifests = append(manifests, digest.Digest(r.Digest))
 	}
@@ -191,7 +195,7 @@ func recordsOf(t *testing.T, s *Store, manifest digest.Digest) []digest.Digest {
 		}
 		var m ocispec.Manifest
 		if json.Unmarshal(raw, &m) == nil && m.Subject != nil && m.Subject.Digest == manifest &&
-			(m.ArtifactType == publishRecordType || m.ArtifactType == stateRecordType) {
+			(m.ArtifactType == publishRecordType || m.ArtifactType == stateRecordType || m.ArtifactType == referrerRecordType) {
 			out = append(out, b.digest, m.Config.Digest)
 		}
 	}

@@ -22,12 +22,14 @@ var (
 
 // entry is the value of the versions bucket: the immutable part of a
 // version with its referrers (which only grow), the digest of the publish
-// record that made it visible, and the manifest size (the subject of
-// state records).
+// record that made it visible, the manifest size (the subject of state
+// records), and the digests of the referrer records of its referrers,
+// sorted (see referrerrecord.go).
 type entry struct {
-	Version      store.Version
-	Record       string
-	ManifestSize int64
+	Version         store.Version
+	Record          string
+	ManifestSize    int64
+	ReferrerRecords []string `json:",omitempty"`
 }
 
 // state is the value of the state bucket: the mutable part of a version.

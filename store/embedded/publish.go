@@ -21,8 +21,8 @@ import (
 // Publish stores a version: every blob the manifest references (skipping
 // those already stored), the manifest, the blobs and then the manifests of
 // its referrers, each synced; then the index in one bbolt transaction that
-// also promises the publish record, after which the catalog shows it;
-// then the record (see outbox.go). Before that commit nothing of it is
+// also promises the publish record and a referrer record per referrer,
+// after which the catalog shows it; then the records (see outbox.go). Before that commit nothing of it is
 // visible; content written by a publish that fails stays on disk
 // unreferenced. A record that cannot be written after the commit returns
 // an error with the version published (the next Open, Reindex or GC
@@ -60,20 +60,26 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (store.Version
 	if err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: publish record: %w", subject, err)
 	}
+	refRecs, refBlobs, err := s.key.referrerRecords(p.Manifest, v.Name, v.Version, v.Created, v.Referrers)
+	if err != nil {
+		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
+	}
 	if err := s.dirs.sync(); err != nil {
 		return store.Version{}, false, fmt.Errorf("%s: %w", subject, err)
 	}
-	s.recordMu.RLock() // until the record is written: see DeleteVersion
+	s.recordMu.RLock() // until the records are written: see DeleteVersion
 	defer s.recordMu.RUnlock()
-	out, key, err := s.commit(ctx, entry{Version: v, Record: rec.Digest.String(), ManifestSize: p.Manifest.Size}, outboxEntry{Write: blobs})
+	recs := outboxEntry{Write: append(blobs, refBlobs...)}
+	e := entry{Version: v, Record: rec.Digest.String(), ManifestSize: p.Manifest.Size, ReferrerRecords: refRecs}
+	out, key, err := s.commit(ctx, e, recs)
 	if err != nil {
 		return store.Version{}, false, err
 	}
 	if key == nil {
 		return out, false, nil
 	}
-	if err := s.keep(ctx, key, outboxEntry{Write: blobs}); err != nil {
-		return out, true, fmt.Errorf("%s: published, but its publish record is not in content yet (the next Open keeps it): %w", subject, err)
+	if err := s.keep(ctx, key, recs); err != nil {
+		return out, true, fmt.Errorf("%s: published, but its records are not in content yet (the next Open keeps them): %w", subject, err)
 	}
 	return out, true, nil
 }
@@ -186,7 +192,7 @@ func (s *Store) pushContent(ctx context.Context, b *ingestBatch, p store.Publica
 }
 
 // commit indexes e in one transaction that also promises rec (e's publish
-// record), then adds it to the catalog. It returns the version as stored
+// and referrer records), then adds it to the catalog. It returns the version as stored
 // and, when this call created it, the key of the promise; nil when an
 // equal publish won the race. It wraps store.ErrAlreadyExists when the
 // version or the digest is taken by other content.

@@ -150,7 +150,7 @@ func macInput(h hash.Hash, m ocispec.Manifest) {
 // records.
 func isRecord(m ocispec.Manifest) bool {
 	switch m.ArtifactType {
-	case publishRecordType, stateRecordType, repoRecordType:
+	case publishRecordType, stateRecordType, referrerRecordType, repoRecordType:
 		return true
 	}
 	return false

@@ -133,8 +133,8 @@ func TestReindexIgnoresForgedRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Unauthenticated != len(forged) || st.Versions != 1 {
-				t.Errorf("Reindex stats = %+v, want 1 version and %d unauthenticated", st, len(forged))
+			if st.Unauthenticated != len(forged) || st.Versions != 1 || st.Unrecorded != 1 {
+				t.Errorf("Reindex stats = %+v, want 1 version, %d unauthenticated and the forged signature unrecorded", st, len(forged))
 			}
 			sameBuckets(t, "after Reindex in place", dumpAll(t, s), want)
 			s = rebuild(t, s)
@@ -171,8 +171,8 @@ func notForged(t *testing.T, s *Store) {
 	if _, err := s.GetVersion(ctx, "team-b/foo", "1.0.0"); err == nil {
 		t.Error("the forged version is published")
 	}
-	if v, err := s.GetVersion(ctx, "webservice", "1.0.0"); err != nil || v.Yanked || !v.Deprecated {
-		t.Errorf("webservice@1.0.0 = %+v, %v; want it deprecated, not yanked", v, err)
+	if v, err := s.GetVersion(ctx, "webservice", "1.0.0"); err != nil || v.Yanked || !v.Deprecated || len(v.Referrers) != 1 {
+		t.Errorf("webservice@1.0.0 = %+v, %v; want it deprecated, not yanked, with its one genuine signature", v, err)
 	}
 	if _, err := s.ResolveManifest(ctx, "mirror/app", "stable"); err != nil {
 		t.Errorf("mirror/app:stable: %v; want it tagged", err)
@@ -200,8 +200,8 @@ func genuineMACs(t *testing.T, s *Store) map[string]string {
 			out[m.ArtifactType] = macOf(t, s, b.digest)
 		}
 	}
-	if len(out) != 3 {
-		t.Fatalf("genuine records of %d kinds, want 3", len(out))
+	if len(out) != 4 {
+		t.Fatalf("genuine records of %d kinds, want 4", len(out))
 	}
 	return out
 }
@@ -209,7 +209,8 @@ func genuineMACs(t *testing.T, s *Store) map[string]string {
 // forgeAll pushes, through PushBlob into a repository of its own, a
 // capability manifest and a publish record of it as team-b/foo@1.0.0, a
 // publish record renaming webservice's manifest, a state record yanking
-// webservice@1.0.0, and repository records linking a blob into team-b's
+// webservice@1.0.0, a signature of webservice@1.0.0 with a referrer
+// record of it, and repository records linking a blob into team-b's
 // repository and untagging a genuine tag; each record's MAC set by mac.
 // It returns the digests of the record manifests it forged.
 func forgeAll(t *testing.T, s *Store, mac func(*ocispec.Manifest)) []digest.Digest {
@@ -240,6 +241,8 @@ func forgeAll(t *testing.T, s *Store, mac func(*ocispec.Manifest)) []digest.Dige
 	add(record(t, publishRecordType, &p.Manifest, publishRecord{Name: "team-b/foo", Version: "1.0.0", Created: early}, created(early), mac))
 	add(record(t, publishRecordType, ws, publishRecord{Name: "team-b/foo", Version: "2.0.0", Created: early}, created(early), mac))
 	add(record(t, stateRecordType, ws, stateRecord{Name: "webservice", Version: "1.0.0", state: state{Yanked: true, YankReason: "forged", Seq: math.MaxInt64}}, created(time.Now()), mac))
+	sig := forgeSignature(t, s, repo, *ws)
+	add(record(t, referrerRecordType, ws, referrerRecord{Name: "webservice", Version: "1.0.0", Referrer: sig}, created(time.Now()), mac))
 	for _, r := range []repoRecord{
 		{Seq: math.MaxUint64 - 1, Op: opLink, Repo: "team-b/secret", Digest: secret.Digest, Size: secret.Size},
 		{Seq: math.MaxUint64, Op: opUntag, Repo: "mirror/app", Tag: "stable"},
@@ -260,6 +263,26 @@ func forgeAll(t *testing.T, s *Store, mac func(*ocispec.Manifest)) []digest.Dige
 		out = append(out, digest.FromBytes(f[1]))
 	}
 	return out
+}
+
+// forgeSignature pushes, through PushBlob into repo, the config, the
+// layer and then the manifest of a signature of subject, the way a
+// client that may push to repo can, and returns the manifest's
+// descriptor.
+func forgeSignature(t *testing.T, s *Store, repo string, subject ocispec.Descriptor) ocispec.Descriptor {
+	t.Helper()
+	cfg, env := []byte("{}"), []byte(`{"payload":"forged"}`)
+	raw := marshal(t, ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		ArtifactType: "application/vnd.example.signature",
+		Config:       content.NewDescriptorFromBytes("application/vnd.example.signature", cfg),
+		Layers:       []ocispec.Descriptor{content.NewDescriptorFromBytes("application/jose+json", env)},
+		Subject:      &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+	})
+	pushAsBlobs(t, s, repo, cfg, env, raw)
+	desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
+	desc.ArtifactType = "application/vnd.example.signature"
+	return desc
 }
 
 // TestTamperedRecordIgnored changes genuine records keeping their MAC
@@ -389,12 +412,54 @@ func TestRecordKeyFile(t *testing.T) {
 	}
 }
 
-// unseal turns the store in s into one written before record keys:
-// every record rewritten without its MAC (the index naming the new
-// publish records), no key file, no key id in the index. It closes s.
+// unrecordReferrers turns the store in s into one written before
+// referrer records: none in content, none named by the index, and no
+// mark in meta that they were recorded.
+func unrecordReferrers(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
+	blobs, err := s.listBlobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blobs {
+		raw, err := s.readSmall(ctx, b.digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(raw, &m) == nil && m.ArtifactType == referrerRecordType {
+			if err := s.removeBlob(ocispec.Descriptor{Digest: b.digest}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		entries, err := readEntries(tx)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			e.ReferrerRecords = nil
+			if err := putEntry(tx, e); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Delete(referrersKey)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// unseal turns the store in s into one written before record keys (and
+// so before referrer records): every record rewritten without its MAC
+// (the index naming the new publish records), no key file, no key id in
+// the index. It closes s.
 func unseal(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := t.Context()
+	unrecordReferrers(t, s)
 	blobs, err := s.listBlobs(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -467,6 +532,35 @@ func TestAdoptUnsealedStore(t *testing.T) {
 	}
 	s = rebuild(t, s)
 	sameBuckets(t, "after GC and Reindex", dumpAll(t, s), adopted)
+}
+
+// TestAdoptUnrecordedReferrers opens a store whose records are sealed
+// with its key but that predates referrer records, and checks that Open
+// records its referrers, so that Reindex keeps them.
+func TestAdoptUnrecordedReferrers(t *testing.T) {
+	t.Parallel()
+	s, _ := genuine(t)
+	co, src := coSignature(t, s, "webservice", "1.0.0")
+	if _, err := s.AddReferrer(t.Context(), "webservice", "1.0.0", co, src); err != nil {
+		t.Fatal(err)
+	}
+	unrecordReferrers(t, s)
+	want := dumpAll(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, s.dir, Options{NoSync: true})
+	adopted := dumpAll(t, s)
+	sameBuckets(t, "after adoption", without(adopted, bucketVersions), without(want, bucketVersions))
+	v, err := s.GetVersion(t.Context(), "webservice", "1.0.0")
+	if err != nil || len(v.Referrers) != 2 {
+		t.Fatalf("after adoption = %+v, %v; want 2 referrers", v, err)
+	}
+	if _, ok := dump(t, s, bucketMeta)[string(bucketMeta)][string(referrersKey)]; !ok {
+		t.Error("after adoption, meta does not say the referrers are recorded")
+	}
+	s = rebuild(t, s)
+	sameBuckets(t, "after adoption and Reindex", dumpAll(t, s), adopted)
 }
 
 // TestLostKeyFile loses the key file of a store whose index survives, and

@@ -30,9 +30,15 @@ type pendingReferrer struct {
 // layers, as a referrer of name@version, and returns the version as it now
 // is. The blobs are pushed first (each verified against its digest and
 // size, and synced), then the manifest, then the index commits the
-// referrer; it is not visible before that commit. A referrer the version already has
-// changes nothing and src is not read. version must be exact: "latest"
-// wraps store.ErrNotFound like any version that is not indexed. A
+// referrer together with the promise of its referrer record, which is
+// then written (see referrerrecord.go); it is not visible before that
+// commit, and Reindex restores it only from the record. A record that
+// cannot be written after the commit returns an error with the referrer
+// added (the next Open, Reindex or GC writes it). A referrer the version
+// already has changes nothing and src is not read. version must be exact:
+// "latest" wraps store.ErrNotFound like any version that is not indexed,
+// and so does a version deleted (or published again with another
+// manifest) before the commit. A
 // descriptor that is not an OCI image manifest of at most 4 MiB, bytes that
 // do not match it or do not parse, a subject other than the version's
 // manifest, or an artifactType the store keeps for itself wraps
@@ -75,28 +81,65 @@ func (s *Store) AddReferrer(ctx context.Context, name, version string, desc ocis
 	if err := s.dirs.sync(); err != nil {
 		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
 	}
-	return s.commitReferrer(ctx, name, version, ref.referrer())
+	recs, blobs, err := s.key.referrerRecords(s.capabilityManifest(e), name, version, time.Now().UTC(), []store.Referrer{ref.referrer()})
+	if err != nil {
+		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
+	}
+	s.recordMu.RLock() // until the record is written: see DeleteVersion
+	defer s.recordMu.RUnlock()
+	rec := outboxEntry{Write: blobs}
+	out, key, err := s.commitReferrer(ctx, e.Version.Digest, ref.referrer(), recs, rec)
+	if err != nil {
+		return store.Version{}, fmt.Errorf("%s: %w", subject, err)
+	}
+	if key == nil {
+		return out, nil
+	}
+	if err := s.keep(ctx, key, rec); err != nil {
+		return out, fmt.Errorf("%s: added, but its referrer record is not in content yet (the next Open keeps it): %w", subject, err)
+	}
+	return out, nil
 }
 
-// commitReferrer adds r to a version's index entry, unless it is there,
-// and returns the version with its state. The read and the write share one
-// transaction, so concurrent calls on one version all land.
-func (s *Store) commitReferrer(ctx context.Context, name, version string, r store.Referrer) (store.Version, error) {
+// commitReferrer adds r to the index entry of the version whose manifest
+// is manifest, unless it is there, promising rec (its referrer record,
+// whose digests are recs) in the same transaction, and returns the
+// version with its state and the promise's key (nil when the version had
+// r already). The read and the write share one transaction, so
+// concurrent calls on one version all land. A version deleted meanwhile,
+// or deleted and published again with another manifest, wraps
+// store.ErrNotFound. The caller adds the subject to errors.
+func (s *Store) commitReferrer(ctx context.Context, manifest string, r store.Referrer, recs []string, rec outboxEntry) (store.Version, []byte, error) {
 	if err := ctx.Err(); err != nil {
-		return store.Version{}, fmt.Errorf("%s@%s: %w", name, version, err)
+		return store.Version{}, nil, err
 	}
-	var out store.Version
+	var (
+		out  store.Version
+		key  []byte
+		name string
+	)
 	err := s.commits.do(func(tx *bolt.Tx) error {
+		key = nil
+		vk := tx.Bucket(bucketDigests).Get([]byte(manifest))
+		if vk == nil {
+			return fmt.Errorf("manifest %s: %w", manifest, store.ErrNotFound)
+		}
+		var version string
+		name, version = splitKey(vk)
 		e, err := readStoredEntry(tx, name, version)
 		if err != nil {
 			return err
 		}
-		st, err := readState(tx, versionKey(name, version))
+		st, err := readState(tx, vk)
 		if err != nil {
-			return fmt.Errorf("%s@%s: %w", name, version, err)
+			return err
 		}
 		if !hasReferrer(e.Version.Referrers, r.Digest) {
 			e.Version.Referrers = sortReferrers(append(e.Version.Referrers, r))
+			e.ReferrerRecords = slices.Sorted(slices.Values(append(slices.Clone(e.ReferrerRecords), recs...)))
+			if key, err = promise(tx, rec); err != nil {
+				return err
+			}
 			if err := putEntry(tx, e); err != nil {
 				return err
 			}
@@ -106,12 +149,9 @@ func (s *Store) commitReferrer(ctx context.Context, name, version string, r stor
 		return nil
 	}, func() { s.links.invalidate(name) })
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			err = fmt.Errorf("%s@%s: %w", name, version, translate(err))
-		}
-		return store.Version{}, err
+		return store.Version{}, nil, translate(err)
 	}
-	return out, nil
+	return out, key, nil
 }
 
 // readReferrers reads and checks every referrer of a publication, each
@@ -168,7 +208,7 @@ func (s *Store) readReferrer(ctx context.Context, src content.Fetcher, subject d
 		return pendingReferrer{}, invalid("no subject, want %s", subject)
 	case m.Subject.Digest != subject:
 		return pendingReferrer{}, invalid("subject %s, want %s", m.Subject.Digest, subject)
-	case m.ArtifactType == s.artifactType || m.ArtifactType == publishRecordType || m.ArtifactType == stateRecordType:
+	case m.ArtifactType == s.artifactType || isRecord(m):
 		return pendingReferrer{}, invalid("artifactType %q is the store's own", m.ArtifactType)
 	}
 	return pendingReferrer{desc: desc, raw: raw, manifest: m}, nil

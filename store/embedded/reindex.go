@@ -20,13 +20,17 @@ import (
 )
 
 // found is what a walk of the content finds: capability manifests, and
-// per manifest digest its earliest publish record, newest state and other
-// referrers.
+// per manifest digest its earliest publish record, newest state, other
+// manifests whose subject it is (referrers, committed or not) and the
+// referrers its referrer records name.
 type found struct {
 	manifests map[digest.Digest]scanned
 	published map[digest.Digest]publishRecord
 	states    map[digest.Digest]state
 	referrers map[digest.Digest][]store.Referrer
+	// recorded maps a subject to the referrers its records name, each to
+	// the record's digest.
+	recorded map[digest.Digest]map[digest.Digest]digest.Digest
 	// repo are the repository records, in no order.
 	repo []repoRecord
 	// unauthenticated counts the record manifests ignored for their MAC.
@@ -43,6 +47,14 @@ type ReindexStats struct {
 	// or sealed with a key the store lost. With
 	// Options.TrustUnauthenticatedRecords it is zero.
 	Unauthenticated int
+	// Unrecorded counts the manifests in content whose subject is an
+	// indexed version's manifest but that no authentic referrer record
+	// names, which Reindex did not attach as referrers: pushed as blobs by
+	// a client, written by an AddReferrer or Publish whose commit never
+	// happened, or attached before referrer records existed to an index
+	// that was lost before an Open recorded them. With
+	// Options.TrustUnauthenticatedRecords it is zero: all are attached.
+	Unrecorded int
 }
 
 // scanned is one capability manifest and the version size it makes.
@@ -62,14 +74,17 @@ func (s *Store) Reindex(ctx context.Context, describe store.Describer) error {
 // the outbox's promises, then walks every blob, keeps the capability
 // manifests (of the store's artifact type) that have a publish record,
 // asks describe for their catalog fields, applies each version's newest
-// state record, gives each version every other manifest whose subject is
-// its manifest as a referrer (manifests whose subject is not a published
+// state record, gives each version the referrers that an authentic
+// referrer record names and whose manifest content holds (the other
+// manifests whose subject is its manifest are counted in
+// ReindexStats.Unrecorded; those whose subject is not a published
 // capability manifest are ignored), replays the repository records in
 // sequence order into the plain-content buckets, and replaces the whole
 // index in one transaction and the catalog after it. Only records sealed
 // with the store's key count (see recordkey.go): the others are counted
 // in ReindexStats.Unauthenticated and otherwise ignored, unless
-// Options.TrustUnauthenticatedRecords is set, when every record counts
+// Options.TrustUnauthenticatedRecords is set, when every record counts,
+// every manifest whose subject is a published manifest is its referrer,
 // and the rebuilt index is recorded again under the key, as Open does for
 // an index older than the key. Every other index write waits while it
 // runs. A capability manifest without a publish record (a publish that
@@ -103,6 +118,9 @@ func (s *Store) ReindexWithStats(ctx context.Context, describe store.Describer) 
 		return ReindexStats{}, fmt.Errorf("reindex: %w", err)
 	}
 	st := ReindexStats{Versions: len(entries), Unauthenticated: f.unauthenticated}
+	for _, e := range entries {
+		st.Unrecorded += len(f.referrers[digest.Digest(e.Version.Digest)]) - len(e.Version.Referrers)
+	}
 	c := newCatalog()
 	err = s.update(func(tx *bolt.Tx) error {
 		if err := s.rebuild(tx, f, entries, c); err != nil {
@@ -177,6 +195,7 @@ func (s *Store) scan(ctx context.Context) (found, error) {
 		published: map[digest.Digest]publishRecord{},
 		states:    map[digest.Digest]state{},
 		referrers: map[digest.Digest][]store.Referrer{},
+		recorded:  map[digest.Digest]map[digest.Digest]digest.Digest{},
 	}
 	root := filepath.Join(s.dir, "content", ocispec.ImageBlobsDir, string(digest.SHA256))
 	entries, err := os.ReadDir(root)
@@ -206,10 +225,10 @@ func (s *Store) scan(ctx context.Context) (found, error) {
 }
 
 // scanBlob reads one blob and records it if it is a repository record, a
-// capability manifest, a publish record, a state record, or another
+// capability manifest, a publish, state or referrer record, or another
 // manifest with a subject (a referrer, kept whatever its subject is;
-// describeAll drops orphans). A record the store does not trust is only
-// counted.
+// describeAll drops orphans and those no record names). A record the
+// store does not trust is only counted.
 func (s *Store) scanBlob(ctx context.Context, f *found, desc ocispec.Descriptor) error {
 	raw, err := content.FetchAll(ctx, s.content, desc)
 	if err != nil {
@@ -253,6 +272,12 @@ func (s *Store) scanBlob(ctx context.Context, f *found, desc ocispec.Descriptor)
 		if old, ok := f.states[m.Subject.Digest]; !ok || r.Seq > old.Seq {
 			f.states[m.Subject.Digest] = r.state
 		}
+	case m.ArtifactType == referrerRecordType:
+		var r referrerRecord
+		if err := s.readRecord(ctx, m.Config, &r); err != nil {
+			return err
+		}
+		f.addReferrerRecord(m.Subject.Digest, desc.Digest, r)
 	default:
 		f.referrers[m.Subject.Digest] = append(f.referrers[m.Subject.Digest], referrerOf(desc, m))
 	}
@@ -272,8 +297,8 @@ func (s *Store) readRecord(ctx context.Context, cfg ocispec.Descriptor, v any) e
 }
 
 // describeAll builds the index entry of every published capability
-// manifest with its referrers, one per version (the earliest published
-// when several claim it).
+// manifest with its committed referrers, one per version (the earliest
+// published when several claim it).
 func (s *Store) describeAll(ctx context.Context, f found, describe store.Describer) (map[string]entry, error) {
 	entries := map[string]entry{}
 	for d, sc := range f.manifests {
@@ -292,8 +317,9 @@ func (s *Store) describeAll(ctx context.Context, f found, describe store.Describ
 		v = catalogFields(v)
 		v.Name, v.Version = rec.Name, rec.Version
 		v.Digest, v.Size, v.Created = d.String(), sc.size, rec.Created
-		v.Referrers = sortReferrers(f.referrers[d])
-		entries[key] = entry{Version: v, Record: rec.Digest, ManifestSize: sc.desc.Size}
+		e := entry{Version: v, Record: rec.Digest, ManifestSize: sc.desc.Size}
+		e.Version.Referrers, e.ReferrerRecords = s.committedReferrers(f, d)
+		entries[key] = e
 	}
 	return entries, nil
 }

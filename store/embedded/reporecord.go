@@ -241,25 +241,37 @@ func replayRepo(tx *bolt.Tx, recs []repoRecord) error {
 // unless the content already holds records of it under this key: one
 // repository record per blob link and per manifest with its tags (as
 // currentRepo describes them), a new publish record per version (which
-// the version's entry then names) and a state record per version whose
-// state was ever changed. That is done once for an index older than
+// the version's entry then names), a state record per version whose
+// state was ever changed, and a referrer record per referrer (which the
+// entry names too). That is done once for an index older than
 // repository records or than record keys (whose records Reindex and GC
 // no longer trust), and again when the key file was replaced (lost, and
-// created anew by Open): the live index is what is trusted. An empty
-// index is adopted as it is. Open runs it before it flushes the outbox,
-// which writes the records; a version indexed by a promise still in the
+// created anew by Open): the live index is what is trusted. An index
+// recorded under this key before referrer records existed (meta lacks
+// referrersKey) gets only the referrer records. An empty index is
+// adopted as it is. Open runs it before it flushes the outbox, which
+// writes the records; a version indexed by a promise still in the
 // outbox is recorded twice, harmlessly.
 func (s *Store) adopt() error {
 	return s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if meta.Get(adoptedKey) != nil && bytes.Equal(meta.Get(keyIDKey), s.key.id) {
+		keyed := meta.Get(adoptedKey) != nil && bytes.Equal(meta.Get(keyIDKey), s.key.id)
+		var err error
+		switch {
+		case keyed && meta.Get(referrersKey) != nil:
 			return nil
+		case keyed:
+			err = s.recordAllReferrers(tx)
+		default:
+			err = s.recordIndex(tx)
 		}
-		if err := s.recordIndex(tx); err != nil {
+		if err != nil {
 			return err
 		}
-		if err := meta.Put(adoptedKey, []byte{}); err != nil {
-			return err
+		for _, k := range [][]byte{adoptedKey, referrersKey} {
+			if err := meta.Put(k, []byte{}); err != nil {
+				return err
+			}
 		}
 		return meta.Put(keyIDKey, s.key.id)
 	})
@@ -280,19 +292,11 @@ func (s *Store) recordIndex(tx *bolt.Tx) error {
 	return s.recordVersions(tx)
 }
 
-// recordVersions promises, inside tx, a publish record of every indexed
-// version, which its entry then names, and a state record of its current
-// state when it has one.
+// recordVersions promises, inside tx, a publish record and referrer
+// records of every indexed version, which its entry then names, and a
+// state record of its current state when it has one.
 func (s *Store) recordVersions(tx *bolt.Tx) error {
-	var entries []entry
-	err := tx.Bucket(bucketVersions).ForEach(func(k, raw []byte) error {
-		var e entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("%q: decode index entry: %w", k, err)
-		}
-		entries = append(entries, e)
-		return nil
-	})
+	entries, err := readEntries(tx)
 	if err != nil {
 		return err
 	}
@@ -307,7 +311,7 @@ func (s *Store) recordVersions(tx *bolt.Tx) error {
 			return err
 		}
 		e.Record = rec.Digest.String()
-		if err := putEntry(tx, e); err != nil {
+		if err := s.recordReferrers(tx, &e); err != nil {
 			return err
 		}
 		key := versionKey(v.Name, v.Version)

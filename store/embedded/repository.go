@@ -354,7 +354,7 @@ func (s *Store) PutManifest(ctx context.Context, repo string, m store.Manifest, 
 	switch desc.ArtifactType {
 	case s.artifactType:
 		return fmt.Errorf("%s: %w: a capability bundle is published, not stored as plain content", subject, store.ErrInvalidArgument)
-	case publishRecordType, stateRecordType, repoRecordType:
+	case publishRecordType, stateRecordType, referrerRecordType, repoRecordType:
 		return fmt.Errorf("%s: %w: artifactType %q is the store's own", subject, store.ErrInvalidArgument, desc.ArtifactType)
 	}
 	for _, tag := range tags {
@@ -581,10 +581,11 @@ func (s *Store) ListRepositories(ctx context.Context, last string, n int) ([]str
 }
 
 // DeleteVersion removes name@version from the index and the catalog in one
-// commit that also promises to remove its publish record from content,
-// then removes it, so Reindex does not bring the version back. It waits
-// for publishes between their commit and their record, so that none
-// writes a record after the removal. A record that cannot
+// commit that also promises to remove its publish record and its referrer
+// records from content, then removes them, so Reindex does not bring the
+// version back, nor its referrers should its manifest be published again. It waits
+// for publishes and referrer additions between their commit and their
+// records, so that none writes a record after the removal. A record that cannot
 // be removed returns an error with the version deleted (the next Open,
 // Reindex or GC removes it).
 func (s *Store) DeleteVersion(ctx context.Context, name, version string) error {
@@ -602,13 +603,13 @@ func (s *Store) DeleteVersion(ctx context.Context, name, version string) error {
 		return err
 	}
 	if err := s.keep(ctx, key, rec); err != nil {
-		return fmt.Errorf("%s: deleted, but its publish record is still in content (the next Open removes it): %w", subject, err)
+		return fmt.Errorf("%s: deleted, but its records are still in content (the next Open removes them): %w", subject, err)
 	}
 	return nil
 }
 
 // commitDelete removes name@version from the index, promising the removal
-// of its publish record, and from the catalog. It returns the promise.
+// of its publish and referrer records, and from the catalog. It returns the promise.
 func (s *Store) commitDelete(name, version string) ([]byte, outboxEntry, error) {
 	var (
 		key []byte
@@ -623,8 +624,10 @@ func (s *Store) commitDelete(name, version string) ([]byte, outboxEntry, error) 
 			return err
 		}
 		rec = outboxEntry{}
-		if e.Record != "" {
-			rec.Remove = []digest.Digest{digest.Digest(e.Record)}
+		for _, d := range append([]string{e.Record}, e.ReferrerRecords...) {
+			if d != "" {
+				rec.Remove = append(rec.Remove, digest.Digest(d))
+			}
 		}
 		key, err = promise(tx, rec)
 		return err
