@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"log/slog"
 	"os"
 	"runtime"
@@ -53,43 +51,28 @@ func TestParseEvalArgs(t *testing.T) {
 // bundle in them, and a render goes through them too.
 func TestServeEvaluatesInWorkers(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	stdout, out := lines(t)
-	var logs bytes.Buffer
 	cfg := config{
 		command: "serve", data: t.TempDir(), grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0",
 		seedBuiltin: true, logLevel: slog.LevelDebug, shutdownTimeout: 5 * time.Second,
 		evalWorkers: 1, evalMemory: 512 << 20,
 	}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, stdout, &logs) }()
-	grpcAddr, ok := strings.CutPrefix(next(t, out), "capd: grpc listening on ")
-	if !ok {
-		t.Fatalf("first line is not the gRPC address")
-	}
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	s := serveInBackground(t, cfg)
+	conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	params, _ := structpb.NewStruct(map[string]any{"image": "nginx:1.27"})
-	r, err := capcenterv1.NewCapabilityServiceClient(conn).RenderTemplate(ctx, &capcenterv1.RenderTemplateRequest{
+	r, err := capcenterv1.NewCapabilityServiceClient(conn).RenderTemplate(t.Context(), &capcenterv1.RenderTemplateRequest{
 		Name: "capabilities/webservice/versions/latest", Parameters: params,
 	})
 	if err != nil || len(r.GetObjects()) == 0 {
 		t.Errorf("RenderTemplate = %v, %v", r, err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel = %v (logs: %s)", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := s.stop(); err != nil {
+		t.Fatalf("run after cancel = %v (logs: %s)", err, s.logs.String())
 	}
-	if started := strings.Count(logs.String(), "eval worker started"); started != 1 {
-		t.Errorf("%d eval workers started, want 1 reused for every evaluation (logs: %s)", started, logs.String())
+	if started := strings.Count(s.logs.String(), "eval worker started"); started != 1 {
+		t.Errorf("%d eval workers started, want 1 reused for every evaluation (logs: %s)", started, s.logs.String())
 	}
 }

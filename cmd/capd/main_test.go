@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,29 +142,69 @@ func next(t *testing.T, ch <-chan string) string {
 	}
 }
 
+// served is capd serving in the background for a test, with the three
+// lines it printed first and its stderr.
+type served struct {
+	grpcAddr, httpURL, hint string
+	logs                    *syncBuffer
+	// stop cancels the run and returns its error; the end of the test
+	// stops it too, failing the test on an error.
+	stop func() error
+}
+
+// serveInBackground runs cfg, a serve, until stop or the end of the test.
+// It fails t when the gRPC address, HTTP address and hint lines do not
+// come, or when the run does not end within 30 s of stop.
+func serveInBackground(t *testing.T, cfg config) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	stdout, out := lines(t)
+	s := &served{logs: new(syncBuffer)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, stdout, s.logs) }()
+	var once sync.Once
+	var err error
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				err = errors.New("run did not return after cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("run after cancel = %v (logs: %s)", err, s.logs.String())
+		}
+	})
+	var ok bool
+	if s.grpcAddr, ok = strings.CutPrefix(next(t, out), "capd: grpc listening on "); !ok {
+		t.Fatal("first line is not the gRPC address")
+	}
+	if s.httpURL, ok = strings.CutPrefix(next(t, out), "capd: http listening on "); !ok {
+		t.Fatalf("second line is not the HTTP address: %q", s.httpURL)
+	}
+	s.hint = next(t, out)
+	return s
+}
+
 func TestServe(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	stdout, out := lines(t)
-	var logs bytes.Buffer
+	ctx := t.Context()
 	cfg := config{
 		command: "serve", data: t.TempDir(), grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0",
 		seedBuiltin: true, logLevel: slog.LevelWarn, shutdownTimeout: 5 * time.Second,
 	}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, stdout, &logs) }()
-
-	grpcAddr, ok := strings.CutPrefix(next(t, out), "capd: grpc listening on ")
-	if !ok {
-		t.Fatalf("first line is not the gRPC address")
+	s := serveInBackground(t, cfg)
+	grpcAddr, httpURL := s.grpcAddr, s.httpURL
+	if !strings.HasPrefix(httpURL, "http://127.0.0.1:") {
+		t.Errorf("HTTP address %q", httpURL)
 	}
-	httpURL, ok := strings.CutPrefix(next(t, out), "capd: http listening on ")
-	if !ok || !strings.HasPrefix(httpURL, "http://127.0.0.1:") {
-		t.Fatalf("second line is not the HTTP address: %q", httpURL)
-	}
-	if hint := next(t, out); !strings.Contains(hint, "capctl --server "+grpcAddr) {
-		t.Errorf("hint line = %q", hint)
+	if !strings.Contains(s.hint, "capctl --server "+grpcAddr) {
+		t.Errorf("hint line = %q", s.hint)
 	}
 
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, httpURL+"/v1/capabilities/webservice", nil)
@@ -196,15 +238,8 @@ func TestServe(t *testing.T) {
 	if err != nil || health.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("health = %v, %v", health, err)
 	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel = %v; want a clean exit (logs: %s)", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := s.stop(); err != nil {
+		t.Fatalf("run after cancel = %v; want a clean exit (logs: %s)", err, s.logs.String())
 	}
 }
 

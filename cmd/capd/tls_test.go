@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -58,32 +57,18 @@ func TestParseArgsTLS(t *testing.T) {
 // URL; it stops when the test ends.
 func startTLS(t *testing.T, certs *servertest.TLS) (grpcAddr, httpURL string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	stdout, out := lines(t)
 	cfg := config{
 		command: "serve", data: t.TempDir(), grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0",
 		logLevel: slog.LevelWarn, shutdownTimeout: 5 * time.Second, tlsCert: certs.CertFile, tlsKey: certs.KeyFile,
 	}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, stdout, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run after cancel = %v", err)
-		}
-	})
-	grpcAddr, ok := strings.CutPrefix(next(t, out), "capd: grpc listening on ")
-	if !ok {
-		t.Fatal("first line is not the gRPC address")
+	s := serveInBackground(t, cfg)
+	if !strings.HasPrefix(s.httpURL, "https://127.0.0.1:") {
+		t.Fatalf("second line is not the HTTPS address: %q", s.httpURL)
 	}
-	httpURL, ok = strings.CutPrefix(next(t, out), "capd: http listening on ")
-	if !ok || !strings.HasPrefix(httpURL, "https://127.0.0.1:") {
-		t.Fatalf("second line is not the HTTPS address: %q", httpURL)
+	if !strings.Contains(s.hint, "capctl --server "+s.grpcAddr+" --ca "+certs.CertFile) {
+		t.Errorf("hint line = %q, want --ca", s.hint)
 	}
-	if hint := next(t, out); !strings.Contains(hint, "capctl --server "+grpcAddr+" --ca "+certs.CertFile) {
-		t.Errorf("hint line = %q, want --ca", hint)
-	}
-	return grpcAddr, httpURL
+	return s.grpcAddr, s.httpURL
 }
 
 // get fetches url with hc and returns the status code.

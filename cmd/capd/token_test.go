@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -119,23 +118,14 @@ func TestServeWithTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	stdout, out := lines(t)
-	logs := new(syncBuffer)
 	cfg := config{
 		command: "serve", data: t.TempDir(), grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0",
 		logLevel: slog.LevelInfo, shutdownTimeout: 5 * time.Second, tokens: file,
 	}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, stdout, logs) }()
-	next(t, out)
-	httpURL, ok := strings.CutPrefix(next(t, out), "capd: http listening on ")
-	if !ok {
-		t.Fatal("no HTTP address")
-	}
+	s := serveInBackground(t, cfg)
+	httpURL := s.httpURL
 	for header, want := range map[string]int{"": 401, "Bearer " + tok: 200, "Bearer capd_wrong": 401} {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, httpURL+"/v1/capabilities", nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, httpURL+"/v1/capabilities", nil)
 		if header != "" {
 			req.Header.Set("Authorization", header)
 		}
@@ -148,11 +138,10 @@ func TestServeWithTokens(t *testing.T) {
 			t.Errorf("GET /v1/capabilities with %.12q: %d, want %d", header, resp.StatusCode, want)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if l := logs.String(); strings.Contains(l, tok) || !strings.Contains(l, "principal=reader") {
+	if l := s.logs.String(); strings.Contains(l, tok) || !strings.Contains(l, "principal=reader") {
 		t.Errorf("logs hold the token or lack the principal:\n%s", l)
 	}
 }
