@@ -180,23 +180,43 @@ func gone(t *testing.T, s *Store, what string, dgst digest.Digest) {
 	}
 }
 
-// recordsOf lists the records in content whose subject is manifest.
-func recordsOf(t *testing.T, s *Store, manifest digest.Digest) []digest.Digest {
+// storedManifest is a blob in content that parses as a manifest.
+type storedManifest struct {
+	digest digest.Digest
+	m      ocispec.Manifest
+}
+
+// manifestsIn returns every blob in s's content that parses as a JSON
+// object, as a manifest: callers pick by artifact type or subject.
+func manifestsIn(t *testing.T, s *Store) []storedManifest {
 	t.Helper()
 	blobs, err := s.listBlobs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []digest.Digest
+	var out []storedManifest
 	for _, b := range blobs {
 		raw, err := s.readSmall(t.Context(), b.digest)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var m ocispec.Manifest
-		if json.Unmarshal(raw, &m) == nil && m.Subject != nil && m.Subject.Digest == manifest &&
+		if json.Unmarshal(raw, &m) == nil {
+			out = append(out, storedManifest{b.digest, m})
+		}
+	}
+	return out
+}
+
+// recordsOf lists the records in content whose subject is manifest.
+func recordsOf(t *testing.T, s *Store, manifest digest.Digest) []digest.Digest {
+	t.Helper()
+	var out []digest.Digest
+	for _, sm := range manifestsIn(t, s) {
+		m := sm.m
+		if m.Subject != nil && m.Subject.Digest == manifest &&
 			(m.ArtifactType == publishRecordType || m.ArtifactType == stateRecordType || m.ArtifactType == referrerRecordType) {
-			out = append(out, b.digest, m.Config.Digest)
+			out = append(out, sm.digest, m.Config.Digest)
 		}
 	}
 	return out

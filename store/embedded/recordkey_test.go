@@ -186,18 +186,9 @@ func notForged(t *testing.T, s *Store) {
 func genuineMACs(t *testing.T, s *Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	blobs, err := s.listBlobs(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range blobs {
-		raw, err := s.readSmall(t.Context(), b.digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m ocispec.Manifest
-		if json.Unmarshal(raw, &m) == nil && isRecord(m) {
-			out[m.ArtifactType] = macOf(t, s, b.digest)
+	for _, sm := range manifestsIn(t, s) {
+		if isRecord(sm.m) {
+			out[sm.m.ArtifactType] = macOf(t, s, sm.digest)
 		}
 	}
 	if len(out) != 4 {
@@ -339,17 +330,8 @@ func TestTamperedRecordIgnored(t *testing.T) {
 // v's manifest.
 func genuineRecord(t *testing.T, s *Store, artifactType string, v store.Version) ocispec.Manifest {
 	t.Helper()
-	blobs, err := s.listBlobs(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range blobs {
-		raw, err := s.readSmall(t.Context(), b.digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m ocispec.Manifest
-		if json.Unmarshal(raw, &m) == nil && m.ArtifactType == artifactType && m.Subject != nil && m.Subject.Digest.String() == v.Digest {
+	for _, sm := range manifestsIn(t, s) {
+		if m := sm.m; m.ArtifactType == artifactType && m.Subject != nil && m.Subject.Digest.String() == v.Digest {
 			return m
 		}
 	}
@@ -417,24 +399,14 @@ func TestRecordKeyFile(t *testing.T) {
 // mark in meta that they were recorded.
 func unrecordReferrers(t *testing.T, s *Store) {
 	t.Helper()
-	ctx := t.Context()
-	blobs, err := s.listBlobs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range blobs {
-		raw, err := s.readSmall(ctx, b.digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m ocispec.Manifest
-		if json.Unmarshal(raw, &m) == nil && m.ArtifactType == referrerRecordType {
-			if err := s.removeBlob(ocispec.Descriptor{Digest: b.digest}); err != nil {
+	for _, sm := range manifestsIn(t, s) {
+		if sm.m.ArtifactType == referrerRecordType {
+			if err := s.removeBlob(ocispec.Descriptor{Digest: sm.digest}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		entries, err := readEntries(tx)
 		if err != nil {
 			return err
@@ -460,32 +432,24 @@ func unseal(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := t.Context()
 	unrecordReferrers(t, s)
-	blobs, err := s.listBlobs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	renamed := map[string]string{}
-	for _, b := range blobs {
-		raw, err := s.readSmall(ctx, b.digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m ocispec.Manifest
-		if json.Unmarshal(raw, &m) != nil || !isRecord(m) {
+	for _, sm := range manifestsIn(t, s) {
+		m := sm.m
+		if !isRecord(m) {
 			continue
 		}
 		delete(m.Annotations, recordMACAnnotation)
-		raw, err = json.Marshal(m)
+		raw, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		desc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, raw)
-		if _, err := s.apply(ctx, outboxEntry{Write: []outboxBlob{{Descriptor: desc, Data: raw}}, Remove: []digest.Digest{b.digest}}, false); err != nil {
+		if _, err := s.apply(ctx, outboxEntry{Write: []outboxBlob{{Descriptor: desc, Data: raw}}, Remove: []digest.Digest{sm.digest}}, false); err != nil {
 			t.Fatal(err)
 		}
-		renamed[b.digest.String()] = desc.Digest.String()
+		renamed[sm.digest.String()] = desc.Digest.String()
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		var entries []entry
 		if err := tx.Bucket(bucketVersions).ForEach(func(_, raw []byte) error {
 			var e entry
