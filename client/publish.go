@@ -71,7 +71,7 @@ func (c *Client) PublishContent(ctx context.Context, src content.Fetcher, manife
 	}
 	tr := c.startTransfer("push "+subject, total)
 	resp, err := c.publish(ctx, subject, src, raw, blobs, tr)
-	for attempt := 1; attempt <= maxPublishRetries; attempt++ {
+	for waited := time.Duration(0); ; {
 		var busy *busyError
 		if !errors.As(err, &busy) {
 			break
@@ -79,7 +79,11 @@ func (c *Client) PublishContent(ctx context.Context, src content.Fetcher, manife
 		// The server had no publish slot free and said when to come back;
 		// clients turned away together spread out instead of all coming
 		// back at the same moment to be turned away again.
-		timer := time.NewTimer(jitter(min(busy.delay, maxRetryDelay)))
+		delay := jitter(min(busy.delay, maxRetryDelay))
+		if waited += delay; waited > maxPublishWait {
+			break
+		}
+		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -98,11 +102,12 @@ func (c *Client) PublishContent(ctx context.Context, src content.Fetcher, manife
 
 // A publish the server turns away for want of a free slot, answering
 // ResourceExhausted with a RetryInfo, is tried again after the delay it
-// names (at most maxRetryDelay, plus up to half of it at random), up to
-// maxPublishRetries times.
+// names (at most maxRetryDelay, plus up to half of it at random), for as
+// long as the waits add up to at most maxPublishWait: a count of retries
+// gave up within seconds when many writers shared a few slots.
 const (
-	maxPublishRetries = 5
-	maxRetryDelay     = 5 * time.Second
+	maxPublishWait = 30 * time.Second
+	maxRetryDelay  = 5 * time.Second
 )
 
 // jitter returns d lengthened by up to a half, at random.
