@@ -186,8 +186,15 @@ func publish(ctx context.Context, c capcenterv1.CapabilityServiceClient, manifes
 		ok = send(&capcenterv1.PublishBundleRequest{Part: &capcenterv1.PublishBundleRequest_Chunk{Chunk: payload[:n]}})
 		payload = payload[n:]
 	}
+	return publishAnswer(stream, o.noClose)
+}
+
+// publishAnswer reads the answer to a publish stream, first closing its
+// send side unless open is set (the answer must then come without it).
+func publishAnswer(stream capcenterv1.CapabilityService_PublishBundleClient, open bool) (*capcenterv1.PublishBundleResponse, error) {
 	resp := &capcenterv1.PublishBundleResponse{}
-	if o.noClose {
+	var err error
+	if open {
 		err = stream.RecvMsg(resp)
 	} else {
 		resp, err = stream.CloseAndRecv()

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -752,16 +751,7 @@ func (e *hostileEnv) sendPublish(c context.Context, manifest, payload []byte, s 
 	for sent := 0; s.Endless && ok && sent < 1<<30; sent += len(zeros) {
 		ok = send(chunk(zeros))
 	}
-	resp := &capcenterv1.PublishBundleResponse{}
-	if s.HeaderOnly {
-		err = stream.RecvMsg(resp)
-	} else {
-		resp, err = stream.CloseAndRecv()
-	}
-	if errors.Is(err, io.EOF) {
-		return nil, errors.New("publish: stream ended without an answer")
-	}
-	return resp, err
+	return publishAnswer(stream, s.HeaderOnly)
 }
 
 // prepareREST returns the call that sends one HTTP request to /v1/.
